@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DATA := data
+export DAGSTER_HOME := $(abspath $(DATA)/dagster_home)
+
+# Demo data for `make run`: small enough for a laptop, big enough for every metric.
+DEMO_CUSTOMERS ?= 2000
+DEMO_DAYS ?= 60
+DEMO_START ?= 2026-01-01
+DEMO_MESSINESS ?= 0.01
+
+.PHONY: install run test test-all dev docs bench lock clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+run: install $(DAGSTER_HOME)  ## generate demo data and run the whole pipeline end to end
+	$(BIN)/cew generate --out $(DATA)/landing --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) \
+		--start $(DEMO_START) --messiness $(DEMO_MESSINESS)
+	$(BIN)/cew run --landing $(DATA)/landing --warehouse $(DATA)/warehouse.duckdb
+
+test: install  ## the default test suite (what CI runs)
+	$(BIN)/pytest -q
+
+test-all: install  ## every suite, slow ones included
+	$(BIN)/pytest -q -m ""
+
+dev: install $(DAGSTER_HOME)  ## Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+docs: install  ## dbt docs on http://127.0.0.1:8080
+	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .. && ../$(BIN)/dbt docs serve --profiles-dir .. --port 8080
+
+bench: install  ## benchmark at the default scale; results appended to benchmarks/results.md
+	$(BIN)/cew bench
+
+lock:  ## re-pin constraints.txt from the current .venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+clean:
+	rm -rf $(DATA) dbt_project/target dbt_project/logs

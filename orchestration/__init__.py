@@ -1,0 +1,1 @@
+"""Customer-engagement warehouse: Dagster orchestration, ingestion, CLI and demo data."""

@@ -1,0 +1,184 @@
+"""`cew`: the warehouse's command line (generate demo data, run the pipeline, benchmark)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from orchestration.settings import SETTINGS_DOC
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Customer-engagement warehouse: landing files -> DuckDB -> dbt marts, run by Dagster.
+
+    Settings come from CEW_* environment variables; `cew settings` lists them.
+    """
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Landing folder to write.")
+@click.option("--customers", type=click.IntRange(1), default=1000, show_default=True, help="Number of customers.")
+@click.option("--days", type=click.IntRange(1), default=30, show_default=True, help="Number of business days.")
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2026-01-01",
+    show_default=True,
+    help="First business day (YYYY-MM-DD).",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same seed, same files.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["default", "csv", "jsonl", "parquet", "mixed"]),
+    default="default",
+    show_default=True,
+    help="File format; default = JSONL for web/app events, CSV for the rest; mixed = random per source-day.",
+)
+@click.option(
+    "--messiness",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of extra bad rows (every quarantine reason) and duplicates injected per file.",
+)
+@click.option(
+    "--meta-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the manifest and latent truth go (default: <out>_meta beside the landing folder).",
+)
+def generate(
+    out_dir: Path, customers: int, days: int, start, seed: int, fmt: str, messiness: float, meta_dir: Path | None
+) -> None:
+    """Write deterministic, realistic demo exports for all 14 sources."""
+    from orchestration.demo.generator import generate as run_generator
+
+    report = run_generator(
+        out_dir=out_dir,
+        customers=customers,
+        days=days,
+        start=start.date(),
+        seed=seed,
+        fmt=fmt,
+        messiness=messiness,
+        meta_dir=meta_dir,
+        progress=_echo,
+    )
+    _echo(
+        f"generated {report.total_rows:,} rows in {report.files_written:,} files in {report.seconds:.1f} s "
+        f"({report.rows_per_second:,.0f} rows/s) -> {report.out_dir}; manifest and truth in {report.meta_dir}"
+    )
+
+
+def _resolve_days(landing: Path, day: str | None, from_day: str | None, to_day: str | None) -> list[date]:
+    if day and (from_day or to_day):
+        raise click.UsageError("use either --date or --from/--to")
+    if day:
+        return [date.fromisoformat(day)]
+    if from_day or to_day:
+        if not (from_day and to_day):
+            raise click.UsageError("--from and --to go together")
+        first, last = date.fromisoformat(from_day), date.fromisoformat(to_day)
+        if last < first:
+            raise click.UsageError("--to is before --from")
+    else:
+        from orchestration.ingestion.loader import landing_partitions
+
+        found = {d for days in landing_partitions(landing).values() for d in days}
+        if not found:
+            raise click.ClickException(f"no landing files under {landing} (see docs/landing-contract.md)")
+        first, last = min(found), max(found)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@cli.command()
+@click.option("--landing", type=click.Path(path_type=Path), help="Landing folder [CEW_LANDING_DIR].")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
+@click.option("--date", "day", help="Run one business day (YYYY-MM-DD).")
+@click.option("--from", "from_day", help="First day of a range (with --to).")
+@click.option("--to", "to_day", help="Last day of a range (with --from).")
+def run(landing: Path | None, warehouse: Path | None, day: str | None, from_day: str | None, to_day: str | None):
+    """Materialise the whole asset graph (ingestion, dbt, Python assets) for the given days.
+
+    Without --date/--from/--to it runs every day found in the landing folder. It uses the
+    same Dagster definitions as the UI and the schedule; with DAGSTER_HOME set the run is
+    recorded in that instance and shows in the UI.
+    """
+    if landing:
+        os.environ["CEW_LANDING_DIR"] = str(landing.resolve())
+    if warehouse:
+        os.environ["CEW_WAREHOUSE_PATH"] = str(warehouse.resolve())
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    if not settings.landing_dir.is_dir():
+        raise click.ClickException(f"landing folder {settings.landing_dir} does not exist")
+    days = _resolve_days(settings.landing_dir, day, from_day, to_day)
+    from orchestration.pipeline import run_pipeline
+
+    outcome = run_pipeline(days, log=_echo)
+    if not outcome.success:
+        for problem in outcome.problems:
+            _echo(f"ERROR: {problem}")
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Fail if a generated file is out of date instead of writing it.")
+def codegen(check: bool) -> None:
+    """Regenerate dbt sources.yml and docs/landing-contract.md from the source catalog."""
+    from orchestration import codegen as cg
+
+    if check:
+        stale = cg.stale()
+        if stale:
+            raise click.ClickException("out of date (run `cew codegen`): " + ", ".join(map(str, stale)))
+        _echo("generated files are up to date")
+        return
+    for path in cg.write_all():
+        _echo(f"wrote {path}")
+
+
+@cli.command(name="settings")
+def show_settings() -> None:
+    """List the settings (environment variables), their defaults and current values."""
+    for name, (default, description) in SETTINGS_DOC.items():
+        current = os.environ.get(name)
+        value = f"{current} (set)" if current is not None else f"{default} (default)"
+        click.echo(f"{name:28} {value:40} {description}")
+
+
+@cli.command()
+@click.option("--customers", type=click.IntRange(1), default=100_000, show_default=True)
+@click.option("--days", type=click.IntRange(1), default=90, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where data goes (default: data/bench/<customers>x<days>; generated data is reused).",
+)
+@click.option("--results", type=click.Path(path_type=Path), default=None, help="Markdown file to append results to.")
+def bench(customers: int, days: int, seed: int, workdir: Path | None, results: Path | None) -> None:
+    """Benchmark: generate, ingest, dbt build; rows/s, peak memory, size; bare DuckDB baseline."""
+    from orchestration.bench import run_benchmark
+
+    run_benchmark(customers=customers, days=days, seed=seed, workdir=workdir, results_path=results, log=_echo)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

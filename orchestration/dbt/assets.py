@@ -1,0 +1,83 @@
+"""The dbt project as Dagster assets: staging, intermediate, marts and seeds.
+
+dbt sources map to the ingestion assets (``raw/<source>``), so Dagster's lineage runs
+from landing files to marts; dbt tests load as asset checks. The assets share the daily
+partitions: a run passes its days to dbt as ``run_date``/``run_start_date`` vars.
+"""
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.dbt.project import dbt_project
+from orchestration.ingestion.assets import raw_asset_key
+from orchestration.partitions import daily_partitions
+from orchestration.settings import REPO_ROOT, Settings, load_settings
+
+# Under `dagster dev` the manifest is re-parsed on load; elsewhere it must exist already.
+dbt_project.prepare_if_dev()
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """Asset keys by layer (``staging/stg_...``, ``marts/dim_customers``); sources are raw assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            # dbt source tables are named as the landing folders / ingestion assets
+            return raw_asset_key(dbt_resource_props["name"])
+        layer = dbt_resource_props.get("config", {}).get("schema") or "main"
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        return dbt_resource_props.get("config", {}).get("schema") or "dbt"
+
+
+translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_vars(days: list[date], settings: Settings) -> dict[str, Any]:
+    return {
+        "run_start_date": min(days).isoformat(),
+        "run_date": max(days).isoformat(),
+        "reporting_currency": settings.reporting_currency,
+        "reporting_timezone": settings.reporting_timezone,
+    }
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    settings = load_settings()
+    # dbt runs as a subprocess and reads its settings through env_var()
+    os.environ.update(settings.dbt_env())
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    started = time.perf_counter()
+    built = checks = failed_checks = 0
+    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars(days, settings))], context=context).stream():
+        if isinstance(event, (dg.Output, dg.AssetMaterialization)):
+            built += 1
+        elif isinstance(event, dg.AssetCheckResult):
+            checks += 1
+            failed_checks += not event.passed
+        yield event
+    context.log.info(
+        f"dbt build: {built} models/seeds, {checks} tests ({failed_checks} failed), "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+
+
+def dbt_cli_resource(settings: Settings) -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(REPO_ROOT), target=settings.dbt_target)

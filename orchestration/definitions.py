@@ -1,0 +1,21 @@
+"""The one Dagster ``Definitions`` object: `dagster dev -m orchestration.definitions`."""
+
+import dagster as dg
+
+from orchestration.dbt.assets import warehouse_dbt_assets
+from orchestration.ingestion.assets import ingestion_assets
+from orchestration.jobs import nightly_job
+from orchestration.resources import build_resources
+from orchestration.schedules import nightly_schedule
+from orchestration.sensors import landing_sensor
+from orchestration.settings import load_settings
+
+defs = dg.Definitions(
+    assets=[*ingestion_assets, warehouse_dbt_assets],
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    sensors=[landing_sensor],
+    resources=build_resources(load_settings()),
+    # DuckDB allows one writer per file: steps run one after another in one process.
+    executor=dg.in_process_executor,
+)

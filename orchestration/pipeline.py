@@ -1,0 +1,87 @@
+"""Run the nightly job in-process for a list of days: what `cew run` and the tests call."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+
+@dataclass
+class PipelineOutcome:
+    success: bool
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+    ingestion: dict[str, dict] = field(default_factory=dict)  # source -> materialization metadata
+    failed_checks: list[str] = field(default_factory=list)
+    run_id: str | None = None
+
+
+def _instance() -> dg.DagsterInstance:
+    # With DAGSTER_HOME (as `make dev` sets) runs are recorded where the UI shows them.
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def run_pipeline(days: list[date], log: Callable[[str], None] = print) -> PipelineOutcome:
+    from orchestration.dbt.project import prepare_manifest
+
+    started = time.perf_counter()
+    log("preparing dbt manifest (dbt parse) ...")
+    prepare_manifest()
+    from orchestration.definitions import defs
+    from orchestration.partitions import daily_partitions
+
+    keys = [d.isoformat() for d in sorted(days)]
+    valid = set(daily_partitions.get_partition_keys())
+    outside = [k for k in keys if k not in valid]
+    if outside:
+        return PipelineOutcome(
+            False,
+            time.perf_counter() - started,
+            [
+                f"day(s) {outside[0]}..{outside[-1]} are outside the daily partitions "
+                f"(they start at CEW_START_DATE and end yesterday): set CEW_START_DATE earlier"
+            ],
+        )
+    job = defs.resolve_job_def("nightly")
+    tags = {}
+    partition_key = None
+    if len(keys) == 1:
+        partition_key = keys[0]
+    else:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    log(f"running job 'nightly' for {keys[0]}..{keys[-1]} ({len(keys)} day(s))")
+    with _instance() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=partition_key,
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    outcome = PipelineOutcome(result.success, time.perf_counter() - started, run_id=result.run_id)
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            outcome.problems.append(f"step {event.step_key} failed: {message}")
+        elif event.event_type_value == "ASSET_MATERIALIZATION":
+            mat = event.step_materialization_data.materialization
+            if mat.asset_key.path[0] == "raw":
+                outcome.ingestion[mat.asset_key.path[-1]] = {k: v.value for k, v in mat.metadata.items()}
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                outcome.failed_checks.append(name)
+                detail = evaluation.description or ""
+                outcome.problems.append(f"check {name} failed {detail}".strip())
+    if outcome.failed_checks:
+        outcome.success = False
+    log(f"run {'succeeded' if outcome.success else 'FAILED'} in {outcome.seconds:.1f} s (run id {result.run_id})")
+    return outcome

@@ -1,0 +1,74 @@
+"""Settings from environment variables, with documented defaults.
+
+Every knob a user turns lives here; the README's "Settings" table is generated from
+``SETTINGS_DOC`` so that docs and code cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DATA_DIR = REPO_ROOT / "data"
+
+# name -> (default, description)
+SETTINGS_DOC: dict[str, tuple[str, str]] = {
+    "CEW_LANDING_DIR": ("data/landing", "Landing zone: one folder per source, files named by business day."),
+    "CEW_WAREHOUSE_PATH": ("data/warehouse.duckdb", "DuckDB warehouse file the pipeline writes."),
+    "CEW_PUBLISHED_PATH": ("data/published/marts.duckdb", "Read-only copy of the marts for BI tools."),
+    "CEW_REPORTING_CURRENCY": ("USD", "ISO 4217 currency all money is reported in."),
+    "CEW_REPORTING_TIMEZONE": ("UTC", "Time zone that defines days, weeks and months of the marts."),
+    "CEW_PII_HASH_KEY": ("change-me", "Secret key of the keyed hash that pseudonymises customers."),
+    "CEW_ACTIVE_WINDOW_DAYS": ("90", "A customer with a completed order in this many days is active."),
+    "CEW_ENGAGEMENT_WINDOW_DAYS": ("30", "Trailing window of the engagement score, days."),
+    "CEW_CHURN_HORIZON_DAYS": ("90", "Churn label horizon, days."),
+    "CEW_DBT_TARGET": ("duckdb", "dbt target in profiles.yml (duckdb, postgres, spark)."),
+    "CEW_START_DATE": ("2026-01-01", "First day of the daily partitions."),
+    "CEW_SCHEDULE_ENABLED": ("false", "Start the nightly schedule and landing sensor switched on in the UI."),
+}
+
+
+def _get(name: str) -> str:
+    return os.environ.get(name, SETTINGS_DOC[name][0])
+
+
+def _path(name: str) -> Path:
+    path = Path(_get(name)).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path = field(default_factory=lambda: _path("CEW_LANDING_DIR"))
+    warehouse_path: Path = field(default_factory=lambda: _path("CEW_WAREHOUSE_PATH"))
+    published_path: Path = field(default_factory=lambda: _path("CEW_PUBLISHED_PATH"))
+    reporting_currency: str = field(default_factory=lambda: _get("CEW_REPORTING_CURRENCY").upper())
+    reporting_timezone: str = field(default_factory=lambda: _get("CEW_REPORTING_TIMEZONE"))
+    pii_hash_key: str = field(default_factory=lambda: _get("CEW_PII_HASH_KEY"))
+    active_window_days: int = field(default_factory=lambda: int(_get("CEW_ACTIVE_WINDOW_DAYS")))
+    engagement_window_days: int = field(default_factory=lambda: int(_get("CEW_ENGAGEMENT_WINDOW_DAYS")))
+    churn_horizon_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_HORIZON_DAYS")))
+    dbt_target: str = field(default_factory=lambda: _get("CEW_DBT_TARGET"))
+    start_date: str = field(default_factory=lambda: _get("CEW_START_DATE"))
+    schedule_enabled: bool = field(
+        default_factory=lambda: _get("CEW_SCHEDULE_ENABLED").lower() in ("1", "true", "yes")
+    )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment dbt reads through env_var() in profiles.yml and dbt_project.yml."""
+        return {
+            "CEW_WAREHOUSE_PATH": str(self.warehouse_path),
+            "CEW_REPORTING_CURRENCY": self.reporting_currency,
+            "CEW_REPORTING_TIMEZONE": self.reporting_timezone,
+            "CEW_PII_HASH_KEY": self.pii_hash_key,
+            "CEW_ACTIVE_WINDOW_DAYS": str(self.active_window_days),
+            "CEW_ENGAGEMENT_WINDOW_DAYS": str(self.engagement_window_days),
+            "CEW_CHURN_HORIZON_DAYS": str(self.churn_horizon_days),
+        }
+
+
+def load_settings() -> Settings:
+    return Settings()
