@@ -18,7 +18,6 @@ DATA_DIR = REPO_ROOT / "data"
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_LANDING_DIR": ("data/landing", "Landing zone: one folder per source, files named by business day."),
     "CEW_WAREHOUSE_PATH": ("data/warehouse.duckdb", "DuckDB warehouse file the pipeline writes."),
-    "CEW_PUBLISHED_PATH": ("data/published/marts.duckdb", "Read-only copy of the marts for BI tools."),
     "CEW_REPORTING_CURRENCY": ("USD", "ISO 4217 currency all money is reported in."),
     "CEW_REPORTING_TIMEZONE": ("UTC", "Time zone that defines days, weeks and months of the marts."),
     "CEW_PII_HASH_KEY": ("change-me", "Secret key of the keyed hash that pseudonymises customers."),
@@ -44,7 +43,6 @@ def _path(name: str) -> Path:
 class Settings:
     landing_dir: Path = field(default_factory=lambda: _path("CEW_LANDING_DIR"))
     warehouse_path: Path = field(default_factory=lambda: _path("CEW_WAREHOUSE_PATH"))
-    published_path: Path = field(default_factory=lambda: _path("CEW_PUBLISHED_PATH"))
     reporting_currency: str = field(default_factory=lambda: _get("CEW_REPORTING_CURRENCY").upper())
     reporting_timezone: str = field(default_factory=lambda: _get("CEW_REPORTING_TIMEZONE"))
     pii_hash_key: str = field(default_factory=lambda: _get("CEW_PII_HASH_KEY"))
