@@ -44,7 +44,7 @@ QUARANTINE_REASONS = {
 LINEAGE_COLUMNS = {
     "_partition_date": ("DATE", "Business day of the landing file the row came from (partition key)."),
     "_source_file": ("VARCHAR", "Landing file name the row came from."),
-    "_source_line": ("BIGINT", "1-based record number in that file (header not counted)."),
+    "_source_line": ("BIGINT", "Where the row is in that file: JSONL line number; CSV record number (header not counted); Parquet row number; all 1-based."),
     "_loaded_at": ("TIMESTAMP", "UTC time the row was loaded."),
 }
 
@@ -60,6 +60,7 @@ class Column:
     max: float | None = None
     integer: bool = False  # a number that must be whole (scores, counts)
     pii: bool = False
+    free_text: bool = False  # kept exactly as delivered (no trimming): comments
     # json columns: nested fields flattened into raw columns named <column>_<field>
     fields: tuple["Column", ...] = ()
 
@@ -396,7 +397,7 @@ SOURCES: tuple[Source, ...] = (
                 nullable=True,
                 integer=True,
             ),
-            _c("comment", "string", "Free-text comment, any language.", nullable=True),
+            _c("comment", "string", "Free-text comment, any language.", nullable=True, free_text=True),
         ),
     ),
     Source(

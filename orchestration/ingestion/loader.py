@@ -184,192 +184,238 @@ def _flat_columns(source: Source) -> list[tuple[str, Column, Column | None]]:
     return out
 
 
-def _describe(con: duckdb.DuckDBPyConnection, relation_sql: str) -> dict[str, str]:
-    rows = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
-    return {r[0]: r[1] for r in rows}
+# --------------------------------------------------------------------------- reading
 
 
-def _read_file_as_text(
-    con: duckdb.DuckDBPyConnection, source: Source, path: Path, file_order: int, target: str
-) -> list[str]:
-    """Append one file's records to temp table ``target`` as text columns.
+def _file_relation(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> tuple[str, list[str]]:
+    """SQL for one file as text: ``_source_line``, ``_raw_line``, ``_malformed`` and one
+    VARCHAR column per contract column (NULL when the file lacks it), plus the file's
+    column names. Raises SourceFileError when the file cannot be read.
 
-    Returns the columns the file has beyond the contract. Raises SourceFileError when the
-    file cannot be read or lacks a required column.
-    """
+    CSV and JSONL are first copied into the temp table ``_file`` (a parallel scan that keeps
+    file order), whose rowid numbers the records: a row_number() window would force every
+    later step onto one thread."""
     fmt = path.suffix.lstrip(".")
     p = _sql_str(str(path))
-    top_columns = [c.name for c in source.columns]
-    extra: list[str] = []
+    names = [c.name for c in source.columns]
     try:
         if fmt == "jsonl":
-            struct = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in top_columns) + "}"
-            lines = (
-                f"read_csv({p}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(1), quote='', "
-                "escape='', auto_detect=false, strict_mode=false)"
-            )
-            select = f"""
-                SELECT {file_order} AS _file_order, row_number() OVER () AS _source_line, line AS _raw_text,
-                       NOT coalesce(json_valid(line) AND left(ltrim(line), 1) = '{{', false) AS _malformed,
-                       from_json(CASE WHEN json_valid(line) AND left(ltrim(line), 1) = '{{' THEN line ELSE '{{}}' END,
-                                 '{struct}') AS _rec
-                FROM {lines} WHERE line IS NOT NULL AND trim(line) <> ''"""
-            text_cols = ", ".join(f"_rec.{_q(c)} AS {_q(c)}" for c in top_columns)
-            body = f"SELECT _file_order, _source_line, _raw_text, _malformed, {text_cols} FROM ({select})"
-            # A JSONL file has no header: a required key absent from every record is a missing column.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _file AS {body}")
-            present = con.execute(
-                "SELECT " + ", ".join(f"count({_q(c)}) > 0" for c in top_columns) + ", count(*) FROM _file"
-            ).fetchone()
-            header = [c for c, has in zip(top_columns, present[:-1]) if has] if present[-1] else top_columns
-        else:
-            if fmt == "csv":
-                relation = f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', escape='\"')"
-            elif fmt == "parquet":
-                relation = f"read_parquet({p}, file_row_number=true)"
-            else:  # pragma: no cover - FILE_NAME only admits known formats
-                raise SourceFileError(path, f"unsupported format {fmt!r}")
-            types = _describe(con, relation)
-            header = [c for c in types if c != "file_row_number"]
-
-            def as_text(name: str) -> str:
-                typ = types[name].upper()
-                if typ.startswith(("STRUCT", "MAP")) or typ.endswith("[]"):
-                    return f"to_json({_q(name)})::VARCHAR"
-                return f"{_q(name)}::VARCHAR"
-
-            present_cols = [c for c in top_columns if c in types]
-            text_cols = ", ".join(
-                (f"{as_text(c)} AS {_q(c)}" if c in types else f"NULL::VARCHAR AS {_q(c)}") for c in top_columns
-            )
-            line = "file_row_number + 1" if fmt == "parquet" else "row_number() OVER ()"
-            raw = "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {as_text(c)}" for c in present_cols) + "))::VARCHAR"
+            # Lines are read as text so that a malformed line is quarantined, not fatal.
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _file AS SELECT {file_order} AS _file_order, {line} AS _source_line, "
-                f"{raw} AS _raw_text, false AS _malformed, {text_cols} FROM {relation}"
+                f"CREATE OR REPLACE TEMP TABLE _file AS SELECT line FROM read_csv({p}, columns={{'line': 'VARCHAR'}}, "
+                "header=false, delim=chr(1), quote='', escape='', auto_detect=false, strict_mode=false)"
             )
+            struct = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in names) + "}"
+            # blank lines are no records; trimming only the invalid lines keeps this cheap
+            lines = (
+                "SELECT * FROM (SELECT rowid + 1 AS _source_line, line, "
+                "coalesce(json_valid(line) AND left(ltrim(line), 1) = '{', false) AS _ok FROM _file) "
+                "WHERE _ok OR trim(coalesce(line, '')) <> ''"
+            )
+            # unnest() expands the parsed record into columns with a single parse
+            relation = (
+                "SELECT _source_line, line AS _raw_line, NOT _ok AS _malformed, "
+                f"unnest(from_json(CASE WHEN _ok THEN line ELSE '{{}}' END, '{struct}')) FROM ({lines})"
+            )
+            return relation, names
+        if fmt == "csv":
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _file AS SELECT * FROM read_csv({p}, all_varchar=true, header=true, "
+                "delim=',', quote='\"', escape='\"')"
+            )
+            reader, line = "_file", "rowid + 1"
+        else:
+            reader, line = f"read_parquet({p}, file_row_number=true)", "file_row_number + 1"
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0]
         raise SourceFileError(path, f"unreadable {fmt} file ({message})") from exc
+    header = [c for c in types if c != "file_row_number"]
 
-    missing = [c for c in source.required_columns if c not in header]
-    if missing:
-        raise SourceFileError(path, f"missing required column(s) {', '.join(missing)}; header has {', '.join(header)}")
-    extra = [c for c in header if c not in top_columns]
-    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _file")
-    return extra
+    def as_text(name: str) -> str:
+        if name not in types:
+            return "NULL::VARCHAR"
+        typ = types[name].upper()
+        if typ.startswith(("STRUCT", "MAP")) or typ.endswith("]"):
+            return f"to_json({_q(name)})::VARCHAR"
+        return f"{_q(name)}::VARCHAR"
+
+    text_cols = ", ".join(f"{as_text(c)} AS {_q(c)}" for c in names)
+    relation = f"SELECT {line} AS _source_line, NULL::VARCHAR AS _raw_line, false AS _malformed, {text_cols} FROM {reader}"
+    return relation, header
 
 
 # --------------------------------------------------------------------------- rules
 
 
-@dataclass
-class _ColumnSql:
-    raw: str  # text value, NULL when empty
-    typed: str  # typed value, NULL when unparseable
+def _raw_name(name: str) -> str:
+    return _q(f"r__{name}")
 
 
-def _column_sql(name: str, col: Column, parent: Column | None) -> _ColumnSql:
-    if parent is None:
-        raw = f"nullif(trim({_q(name)}), '')"
-    else:
-        src = _q(parent.name)
-        raw = f"nullif(trim(CASE WHEN json_valid({src}) THEN json_extract_string({src}, '$.{col.name}') END), '')"
+def _typed_name(name: str) -> str:
+    return _q(f"t__{name}")
+
+
+def _typed_sql(name: str, col: Column) -> str:
+    """The typed value from the trimmed text ``r__<name>``: NULL when it does not parse."""
+    raw = _raw_name(name)
     if col.type == "timestamp":
-        typed = f"timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ))"
-    elif col.type == "date":
-        typed = f"TRY_CAST({raw} AS DATE)"
-    elif col.type == "money":
-        typed = f"TRY_CAST({raw} AS DECIMAL(18,4))"
-    elif col.type == "decimal" and col.integer:
-        typed = f"CASE WHEN TRY_CAST({raw} AS DOUBLE) = floor(TRY_CAST({raw} AS DOUBLE)) THEN TRY_CAST({raw} AS DOUBLE)::BIGINT END"
-    elif col.type == "decimal":
-        typed = f"TRY_CAST({raw} AS DOUBLE)"
-    elif col.type == "integer":
-        typed = f"TRY_CAST({raw} AS BIGINT)"
-    elif col.type == "boolean":
-        typed = (
+        return f"timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ))"
+    if col.type == "date":
+        return f"TRY_CAST({raw} AS DATE)"
+    if col.type == "money":
+        return f"TRY_CAST({raw} AS DECIMAL(18,4))"
+    if col.type == "decimal" and col.integer:
+        return f"CASE WHEN TRY_CAST({raw} AS DOUBLE) = floor(TRY_CAST({raw} AS DOUBLE)) THEN TRY_CAST({raw} AS DOUBLE)::BIGINT END"
+    if col.type == "decimal":
+        return f"TRY_CAST({raw} AS DOUBLE)"
+    if col.type == "integer":
+        return f"TRY_CAST({raw} AS BIGINT)"
+    if col.type == "boolean":
+        return (
             f"CASE WHEN lower({raw}) IN ({', '.join(map(_sql_str, TRUE_WORDS))}) THEN true "
             f"WHEN lower({raw}) IN ({', '.join(map(_sql_str, FALSE_WORDS))}) THEN false END"
         )
-    elif col.type == "enum":
-        typed = f"lower({raw})"
-    elif col.type == "json":
-        typed = f"CASE WHEN json_valid({raw}) THEN {raw} END"
-    else:
-        # free text keeps its exact content (leading spaces, newlines); only emptiness is NULL
-        typed = f"nullif({_q(name)}, '')" if parent is None else raw
-    return _ColumnSql(raw=raw, typed=typed)
+    if col.type == "enum":
+        return f"lower({raw})"
+    if col.type == "json":
+        return f"CASE WHEN json_valid({raw}) AND left({raw}, 1) IN ('{{', '[') THEN {raw} END"
+    return raw
 
 
 def _checks(source: Source, partition_date: date) -> list[tuple[str, str, str]]:
-    """(reason, column, SQL condition that is true when the row breaks the rule), in order."""
-    cols = {name: (col, parent, _column_sql(name, col, parent)) for name, col, parent in _flat_columns(source)}
+    """(reason, column, SQL condition true when the row breaks the rule), in check order.
+
+    Conditions read the ``r__``/``t__`` columns of :func:`_validation_sql`."""
+    flat = _flat_columns(source)
     checks: list[tuple[str, str, str]] = [("malformed_record", "record", "_malformed")]
     for name in source.primary_key:
-        checks.append(("missing_key", name, f"{cols[name][2].raw} IS NULL"))
-    for name, (col, parent, sql) in cols.items():
+        checks.append(("missing_key", name, f"{_raw_name(name)} IS NULL"))
+    for name, col, parent in flat:
         if col.nullable or name in source.primary_key:
             continue
+        condition = f"{_raw_name(name)} IS NULL"
         if parent is not None and parent.nullable:
             # a required field inside an optional object is required only when the object is there
-            checks.append(("missing_value", name, f"{cols[parent.name][2].raw} IS NOT NULL AND {sql.raw} IS NULL"))
-        else:
-            checks.append(("missing_value", name, f"{sql.raw} IS NULL"))
+            condition = f"{_raw_name(parent.name)} IS NOT NULL AND {condition}"
+        checks.append(("missing_value", name, condition))
     parse_reason = {
+        "json": "malformed_record",
         "timestamp": "bad_timestamp",
         "date": "bad_date",
         "money": "bad_number",
         "decimal": "bad_number",
         "integer": "bad_number",
         "boolean": "bad_boolean",
-        "json": "malformed_record",
     }
     for reason in ("malformed_record", "bad_timestamp", "bad_date", "bad_number", "bad_boolean"):
-        for name, (col, _parent, sql) in cols.items():
+        for name, col, _parent in flat:
             if parse_reason.get(col.type) == reason:
-                checks.append((reason, name, f"{sql.raw} IS NOT NULL AND {sql.typed} IS NULL"))
-    for name, (col, _parent, sql) in cols.items():
+                checks.append((reason, name, f"{_raw_name(name)} IS NOT NULL AND {_typed_name(name)} IS NULL"))
+    for name, col, _parent in flat:
         if col.type == "enum":
             values = ", ".join(_sql_str(v) for v in col.values)
-            checks.append(("unknown_enum", name, f"{sql.raw} IS NOT NULL AND {sql.typed} NOT IN ({values})"))
-    for name, (col, _parent, sql) in cols.items():
+            checks.append(("unknown_enum", name, f"{_raw_name(name)} IS NOT NULL AND {_typed_name(name)} NOT IN ({values})"))
+    for name, col, _parent in flat:
         if col.min is not None:
-            checks.append(("out_of_range", name, f"{sql.typed} < {col.min}"))
+            checks.append(("out_of_range", name, f"{_typed_name(name)} < {col.min}"))
         if col.max is not None:
-            checks.append(("out_of_range", name, f"{sql.typed} > {col.max}"))
+            checks.append(("out_of_range", name, f"{_typed_name(name)} > {col.max}"))
     for rule in source.range_by:
-        value = cols[rule.column][2].typed
-        by = cols[rule.by][2].typed
+        value, by = _typed_name(rule.column), _typed_name(rule.by)
         cond = " OR ".join(
             f"({by} = {_sql_str(k)} AND ({value} < {lo} OR {value} > {hi}))" for k, (lo, hi) in rule.ranges.items()
         )
         checks.append(("out_of_range", rule.column, f"({cond})"))
-    for name, (col, _parent, sql) in cols.items():
+    for name, col, _parent in flat:
         if col.type == "money":
-            checks.append(("negative_amount", name, f"{sql.typed} < 0"))
+            checks.append(("negative_amount", name, f"{_typed_name(name)} < 0"))
     # "More than one day after the file's date": on or after the start of day D+2.
     horizon = f"DATE {_sql_str(partition_date.isoformat())} + INTERVAL 2 DAY"
-    for name, (col, _parent, sql) in cols.items():
+    for name, col, _parent in flat:
         if col.type == "timestamp":
-            checks.append(("future_timestamp", name, f"{sql.typed} >= {horizon}"))
+            checks.append(("future_timestamp", name, f"{_typed_name(name)} >= {horizon}"))
     return checks
 
 
-def _validation_sql(source: Source, partition_date: date, text_table: str) -> str:
-    checks = _checks(source, partition_date)
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(r)}" for r, _c, cond in checks) + " END"
-    detail = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(c)}" for _r, c, cond in checks) + " END"
-    typed = ", ".join(
-        f"{_column_sql(name, col, parent).typed}::{col.warehouse_type} AS {_q(name)}"
-        for name, col, parent in _flat_columns(source)
+def _validation_sql(source: Source, partition_date: date, relation: str, file_order: int) -> str:
+    """Typed columns, ``_reason``/``_reason_column`` (NULL = valid) and raw text of bad rows.
+
+    Layered projections compute every trim, cast and JSON parse once per row; the checks
+    then only compare the results."""
+    top = list(source.columns)
+    nested = [(name, col, parent) for name, col, parent in _flat_columns(source) if parent is not None]
+    layer1 = ", ".join(
+        # free text keeps its exact content (leading spaces, newlines); only emptiness is NULL
+        f"nullif({'' if c.free_text else 'trim'}({_q(c.name)}), '') AS {_raw_name(c.name)}"
+        for c in top
     )
+    layer2 = ", ".join(f"{_typed_sql(c.name, c)} AS {_typed_name(c.name)}" for c in top)
+    # t__<json column> is the object's text when it is valid JSON, else NULL: safe to extract from
+    layer3 = ", ".join(
+        f"nullif(trim(json_extract_string({_typed_name(parent.name)}, {_sql_str('$.' + col.name)})), '') AS {_raw_name(name)}"
+        for name, col, parent in nested
+    )
+    layer3b = ", ".join(f"{_typed_sql(name, col)} AS {_typed_name(name)}" for name, col, _parent in nested)
+    checks = _checks(source, partition_date)
+    # one CASE finds the first broken rule: "<reason>:<column>"
+    failure = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(f'{r}:{c}')}" for r, c, cond in checks) + " END"
+    raw_fields = "to_json(struct_pack(" + ", ".join(f"{_q(c.name)} := {_q(c.name)}" for c in top) + "))::VARCHAR"
+    typed_out = ", ".join(
+        f"{_typed_name(name)}::{col.warehouse_type} AS {_q(name)}" for name, col, _parent in _flat_columns(source)
+    )
+    sql = f"SELECT *, {layer1} FROM ({relation})"
+    sql = f"SELECT *, {layer2} FROM ({sql})"
+    if nested:
+        sql = f"SELECT *, {layer3} FROM ({sql})"
+        sql = f"SELECT *, {layer3b} FROM ({sql})"
+    sql = f"SELECT *, {failure} AS _failure FROM ({sql})"
+    sql = f"SELECT *, split_part(_failure, ':', 1) AS _reason, split_part(_failure, ':', 2) AS _reason_column FROM ({sql})"
     return f"""
-        SELECT _file_order, _source_line, _raw_text, {reason} AS _reason, {detail} AS _reason_column, {typed}
-        FROM {text_table}"""
+        SELECT {file_order} AS _file_order, _source_line, _reason, _reason_column, false AS _duplicate,
+               CASE WHEN _reason IS NOT NULL THEN coalesce(_raw_line, {raw_fields}) END AS _raw_text,
+               {typed_out}
+        FROM ({sql})"""
 
 
 # --------------------------------------------------------------------------- load
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Flag all but the winning row of each repeated key among the valid rows of the day.
+
+    The ordering window only runs over keys that repeat, which are few."""
+    keys = ", ".join(_q(k) for k in source.primary_key)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _dup_keys AS SELECT {keys} FROM _checked WHERE _reason IS NULL "
+        f"GROUP BY {keys} HAVING count(*) > 1"
+    )
+    if not con.execute("SELECT count(*) FROM _dup_keys").fetchone()[0]:
+        return
+    order_by = (f"{_q(source.version_column)} DESC NULLS LAST, " if source.version_column else "") + (
+        "_file_order DESC, _source_line DESC"
+    )
+    con.execute(
+        f"""UPDATE _checked SET _duplicate = true
+        FROM (SELECT _file_order AS f, _source_line AS l,
+                     row_number() OVER (PARTITION BY {keys} ORDER BY {order_by}) AS rank
+              FROM _checked SEMI JOIN _dup_keys USING ({keys}) WHERE _reason IS NULL) AS ranked
+        WHERE ranked.rank > 1 AND _checked._file_order = ranked.f AND _checked._source_line = ranked.l"""
+    )
+
+
+def _missing_json_keys(con: duckdb.DuckDBPyConnection, source: Source, file_order: int) -> list[str]:
+    """JSONL has no header: a required key absent from every record is a missing column."""
+    row = con.execute(
+        f"""SELECT count(*) FILTER (WHERE _reason IS DISTINCT FROM 'malformed_record'),
+                   list_distinct(list(_reason_column) FILTER (WHERE _reason IN ('missing_key', 'missing_value'))),
+                   count(*) FILTER (WHERE _reason IN ('missing_key', 'missing_value'))
+            FROM _checked WHERE _file_order = {file_order}"""
+    ).fetchone()
+    records, columns, missing = row
+    if records and missing == records and columns and len(columns) == 1:
+        return columns
+    return []
 
 
 def load_source_day(
@@ -393,44 +439,50 @@ def load_source_day(
         _write_ledger(con, load_id, result, loaded_at, time.perf_counter() - started)
         return result
 
-    text_cols = ", ".join(f"{_q(c.name)} VARCHAR" for c in source.columns)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _text (_file_order INTEGER, _source_line BIGINT, _raw_text VARCHAR, "
-        f"_malformed BOOLEAN, {text_cols})"
-    )
     extra_by_file: dict[str, list[str]] = {}
-    for order, path in enumerate(files):
-        try:
-            extra_by_file[path.name] = _read_file_as_text(con, source, path, order, "_text")
-        except SourceFileError as exc:
-            result.status = "failed"
-            result.error = f"{source.name} {partition_date}: {exc.path.name}: {exc.problem}"
-            result.files = [
-                FileResult(
-                    f.name,
-                    f.suffix.lstrip("."),
-                    "failed" if f == path else "not_loaded",
-                    error=exc.problem if f == path else f"not loaded: {path.name} failed",
+    contract = [c.name for c in source.columns]
+    try:
+        for order, path in enumerate(files):
+            relation, header = _file_relation(con, source, path)
+            missing = [c for c in source.required_columns if c not in header]
+            if missing:
+                raise SourceFileError(
+                    path, f"missing required column(s) {', '.join(missing)}; header has {', '.join(header)}"
                 )
-                for f in files
-            ]
-            result.seconds = time.perf_counter() - started
-            _write_ledger(con, load_id, result, loaded_at, result.seconds)
-            return result
+            extra_by_file[path.name] = [c for c in header if c not in contract]
+            select = _validation_sql(source, partition_date, relation, order)
+            try:
+                if order == 0:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
+                else:
+                    con.execute(f"INSERT INTO _checked {select}")
+            except duckdb.Error as exc:
+                raise SourceFileError(path, f"unreadable {path.suffix.lstrip('.')} file ({str(exc).splitlines()[0]})")
+            if path.suffix == ".jsonl":
+                absent = _missing_json_keys(con, source, order)
+                if absent:
+                    raise SourceFileError(path, f"missing required column(s) {', '.join(absent)} in every record")
+    except SourceFileError as exc:
+        result.status = "failed"
+        result.error = f"{source.name} {partition_date}: {exc.path.name}: {exc.problem}"
+        result.files = [
+            FileResult(
+                f.name,
+                f.suffix.lstrip("."),
+                "failed" if f == exc.path else "not_loaded",
+                error=exc.problem if f == exc.path else f"not loaded: {exc.path.name} failed",
+            )
+            for f in files
+        ]
+        result.seconds = time.perf_counter() - started
+        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _file")
+        _write_ledger(con, load_id, result, loaded_at, result.seconds)
+        return result
 
-    order_by = (f"{_q(source.version_column)} DESC NULLS LAST, " if source.version_column else "") + (
-        "_file_order DESC, _source_line DESC"
-    )
-    partition_by = ", ".join(_q(k) for k in source.primary_key)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _checked AS
-        SELECT *, CASE WHEN _reason IS NULL
-                       THEN row_number() OVER (PARTITION BY _reason IS NULL, {partition_by} ORDER BY {order_by}) = 1
-                  END AS _keep
-        FROM ({_validation_sql(source, partition_date, '_text')})"""
-    )
+    _mark_duplicates(con, source)
     names = [n for n, _c, _p in _flat_columns(source)]
     day = _sql_str(partition_date.isoformat())
+    stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
     file_names = "[" + ", ".join(_sql_str(f.name) for f in files) + "]"
     con.execute("BEGIN TRANSACTION")
     try:
@@ -438,19 +490,17 @@ def load_source_day(
         con.execute(f"DELETE FROM raw.{source.quarantine_table} WHERE _partition_date = {day}")
         con.execute(
             f"""INSERT INTO raw.{source.raw_table} ({', '.join(map(_q, names + list(LINEAGE_COLUMNS)))})
-            SELECT {', '.join(map(_q, names))}, DATE {day}, {file_names}[_file_order + 1], _source_line,
-                   TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}
-            FROM _checked WHERE _keep"""
+            SELECT {', '.join(map(_q, names))}, DATE {day}, {file_names}[_file_order + 1], _source_line, {stamp}
+            FROM _checked WHERE _reason IS NULL AND NOT _duplicate"""
         )
         con.execute(
             f"""INSERT INTO raw.{source.quarantine_table}
             SELECT DATE {day}, {file_names}[_file_order + 1], _source_line, _reason,
-                   _reason || ': ' || _reason_column, _raw_text, TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))},
-                   {_sql_str(load_id)}
+                   _reason || ': ' || _reason_column, _raw_text, {stamp}, {_sql_str(load_id)}
             FROM _checked WHERE _reason IS NOT NULL"""
         )
         counts = con.execute(
-            """SELECT _file_order, count(*), count(*) FILTER (WHERE _keep),
+            """SELECT _file_order, count(*), count(*) FILTER (WHERE _reason IS NULL AND NOT _duplicate),
                       count(*) FILTER (WHERE _reason IS NOT NULL)
                FROM _checked GROUP BY _file_order"""
         ).fetchall()
@@ -479,7 +529,7 @@ def load_source_day(
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS _text; DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _file")
+        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys; DROP TABLE IF EXISTS _file")
     return result
 
 
