@@ -52,3 +52,22 @@ def test_readme_documents_every_setting():
     readme = (codegen.REPO_ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- settings-table -->\n")[1].split("\n<!-- /settings-table -->")[0]
     assert block == codegen.render_settings_table()
+
+
+def test_definitions_load_without_warnings(dbt_manifest):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import orchestration.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [
+        line
+        for line in result.stderr.splitlines()
+        if "Warning" in line and "sqlglotrs" not in line  # a dependency's own deprecation notice
+    ]
+    assert warnings == []
