@@ -285,3 +285,18 @@ def test_every_reason_is_documented():
 
     produced = {reason for s in SOURCES for reason, _c, _sql in _checks(get_source(s.name), DAY)}
     assert produced <= set(QUARANTINE_REASONS)
+
+
+def test_header_only_csv_empties_the_day_but_a_zero_byte_csv_fails(con, tmp_path):
+    write(tmp_path, "orders", "2026-03-01.csv", ORDER_HEADER + "\n")
+    assert load_source_day(con, tmp_path, "orders", DAY).status == "loaded"
+    write(tmp_path, "orders", "2026-03-02.csv", "")
+    failed = load_source_day(con, tmp_path, "orders", date(2026, 3, 2))
+    assert failed.status == "failed" and "empty file" in failed.error
+
+
+def test_crlf_and_byte_order_mark(con, tmp_path):
+    path = tmp_path / "orders" / "2026-03-01.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(("\ufeff" + ORDER_HEADER + "\r\no1,c1,2026-03-01T10:00:00Z,completed,web,EUR,5,0,1\r\n").encode())
+    assert load_source_day(con, tmp_path, "orders", DAY).rows_loaded == 1

@@ -198,6 +198,8 @@ def _file_relation(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -
     fmt = path.suffix.lstrip(".")
     p = _sql_str(str(path))
     names = [c.name for c in source.columns]
+    if fmt == "csv" and path.stat().st_size == 0:
+        raise SourceFileError(path, "empty file: a CSV needs at least its header row")
     try:
         if fmt == "jsonl":
             # Lines are read as text so that a malformed line is quarantined, not fatal.
