@@ -1,0 +1,25 @@
+-- One row per app event (a later delivery wins). Events without customer_id are kept here
+-- (installs before login count for app metrics); only the engagement stream drops them.
+with source_rows as (
+    select * from {{ source('app', 'app_events') }}
+),
+
+latest_delivery as (
+    {{ latest_per_key('source_rows', 'event_id') }}
+)
+
+select
+    event_id,
+    customer_id,
+    device_id,
+    platform,
+    event_type,
+    app_version,
+    occurred_at,
+    {{ to_reporting_date('occurred_at') }} as occurred_date,
+    properties,
+    _partition_date,
+    _source_file,
+    _source_line,
+    _loaded_at
+from latest_delivery

@@ -1,0 +1,22 @@
+-- One row per e-mail event (a later delivery wins).
+with source_rows as (
+    select * from {{ source('email', 'email_events') }}
+),
+
+latest_delivery as (
+    {{ latest_per_key('source_rows', 'event_id') }}
+)
+
+select
+    event_id,
+    customer_id,
+    campaign_id,
+    email_type,
+    event_type,
+    occurred_at,
+    {{ to_reporting_date('occurred_at') }} as occurred_date,
+    _partition_date,
+    _source_file,
+    _source_line,
+    _loaded_at
+from latest_delivery

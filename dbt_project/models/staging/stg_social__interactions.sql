@@ -1,0 +1,24 @@
+-- One row per interaction on the brand's social accounts (a later delivery wins).
+with source_rows as (
+    select * from {{ source('social', 'social_interactions') }}
+),
+
+latest_delivery as (
+    {{ latest_per_key('source_rows', 'interaction_id') }}
+)
+
+select
+    interaction_id,
+    platform,
+    post_id,
+    customer_id,
+    interaction_type,
+    -- the metrics contract counts these as interactions (not impressions, follows, unfollows)
+    interaction_type in ('like', 'comment', 'share', 'repost', 'mention', 'reply', 'dm') as is_interaction,
+    occurred_at,
+    {{ to_reporting_date('occurred_at') }} as occurred_date,
+    _partition_date,
+    _source_file,
+    _source_line,
+    _loaded_at
+from latest_delivery
