@@ -17,7 +17,9 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.dbt.project import dbt_project
 from orchestration.ingestion.assets import raw_asset_key
+from orchestration.ingestion.loader import ensure_raw_schema
 from orchestration.partitions import daily_partitions
+from orchestration.resources import WarehouseResource
 from orchestration.settings import REPO_ROOT, Settings, load_settings
 
 # Under `dagster dev` the manifest is re-parsed on load; elsewhere it must exist already.
@@ -43,13 +45,23 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_vars(days: list[date], settings: Settings) -> dict[str, Any]:
+def dbt_vars(days: list[date], settings: Settings, latest_loaded: date | None = None) -> dict[str, Any]:
+    """``run_start_date``..``run_date``: the days this run (re)builds. ``run_date`` is also the
+    as-of date of "current state" models, so it is never earlier than the newest day already
+    loaded: re-running an old day must not rewind the customer 360."""
+    as_of = max([*days, latest_loaded] if latest_loaded else days)
     return {
         "run_start_date": min(days).isoformat(),
-        "run_date": max(days).isoformat(),
+        "run_date": as_of.isoformat(),
         "reporting_currency": settings.reporting_currency,
         "reporting_timezone": settings.reporting_timezone,
     }
+
+
+def latest_loaded_day(warehouse: WarehouseResource) -> date | None:
+    with warehouse.connect() as con:
+        ensure_raw_schema(con)
+        return con.execute("SELECT max(partition_date) FROM raw.load_ledger WHERE status = 'loaded'").fetchone()[0]
 
 
 @dbt_assets(
@@ -59,14 +71,15 @@ def dbt_vars(days: list[date], settings: Settings) -> dict[str, Any]:
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     settings = load_settings()
     # dbt runs as a subprocess and reads its settings through env_var()
     os.environ.update(settings.dbt_env())
     days = [date.fromisoformat(key) for key in context.partition_keys]
+    dbt_args = ["build", "--vars", json.dumps(dbt_vars(days, settings, latest_loaded_day(warehouse)))]
     started = time.perf_counter()
     built = checks = failed_checks = 0
-    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars(days, settings))], context=context).stream():
+    for event in dbt.cli(dbt_args, context=context).stream():
         if isinstance(event, (dg.Output, dg.AssetMaterialization)):
             built += 1
         elif isinstance(event, dg.AssetCheckResult):
