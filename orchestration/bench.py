@@ -1,0 +1,687 @@
+"""`cew bench`: time and measure generate -> ingest -> dbt build, beside a bare DuckDB baseline.
+
+Ingestion runs :func:`load_source_day` (the code of the Dagster ingestion assets) and dbt
+runs as the same ``dbt build`` subprocess, so the figures are those of a real nightly run
+without Dagster's bookkeeping. Results are appended to ``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import psutil
+
+from orchestration.catalog import SOURCES, Source
+from orchestration.settings import DATA_DIR, DBT_PROJECT_DIR, REPO_ROOT, load_settings
+
+GIB = 1024**3
+MIB = 1024**2
+START = date(2026, 1, 1)
+FORMAT_READERS = {
+    "csv": "read_csv({files}{options})",
+    "jsonl": "read_json({files}, format='newline_delimited'{options})",
+    "parquet": "read_parquet({files}{options})",
+}
+# Targets of the issue: ingestion at least half the bare baseline's rows/s; at 1M customers
+# and ~100M events, ingestion + build within 15 minutes and 8 GiB on a 2-core machine.
+TARGET_RATIO = 0.5
+TARGET_SECONDS = 15 * 60
+TARGET_PEAK_GIB = 8.0
+TARGET_EVENTS = 100_000_000
+SLOWEST_NODES = 10
+MARKER = "generated.json"  # in the workdir: parameters and figures of the generated data
+DBT_PROGRESS = re.compile(r"\d+ of \d+ (OK|ERROR|FAIL|WARN)")
+
+
+# --------------------------------------------------------------------------- memory and CPU
+
+
+class MemorySampler:
+    """Peak RSS of this process plus all its children (dbt, the generator), per stage.
+
+    Sampled every ``interval`` seconds from a background thread: short spikes between two
+    samples are missed, which is fine for figures reported in tenths of a GiB."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.stage_peak = 0
+        self.overall_peak = 0
+        self._me = psutil.Process()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+
+    def rss(self) -> int:
+        total = self._me.memory_info().rss
+        for child in self._me.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:  # the child ended between listing and reading
+                pass
+        return total
+
+    def sample(self) -> int:
+        value = self.rss()
+        with self._lock:
+            self.stage_peak = max(self.stage_peak, value)
+            self.overall_peak = max(self.overall_peak, value)
+        return value
+
+    def start_stage(self) -> None:
+        with self._lock:
+            self.stage_peak = 0
+        self.sample()
+
+    def end_stage(self) -> int:
+        self.sample()
+        return self.stage_peak
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _cpu_seconds() -> tuple[float, float, float]:
+    """(wall clock, busy CPU seconds of the machine, CPU seconds of this process and its
+    waited-for children)."""
+    machine = psutil.cpu_times()
+    busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+    own = psutil.Process().cpu_times()
+    return time.monotonic(), busy, own.user + own.system + own.children_user + own.children_system
+
+
+def _others_cpu_share(start: tuple[float, float, float], end: tuple[float, float, float]) -> float:
+    wall = (end[0] - start[0]) * (os.cpu_count() or 1)
+    others = (end[1] - start[1]) - (end[2] - start[2])
+    return min(1.0, max(0.0, others / wall)) if wall > 0 else 0.0
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float = 0.0
+    rows: int = 0
+    peak_bytes: int = 0
+    ok: bool = True
+    note: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class BenchResult:
+    customers: int
+    days: int
+    seed: int
+    workdir: Path
+    started_at: datetime
+    stages: dict[str, Stage] = field(default_factory=dict)
+    generation_reused: bool = False
+    landing_rows: int = 0  # rows ingestion read: the run's event count
+    landing_files: int = 0
+    ingest_failures: list[str] = field(default_factory=list)
+    warehouse_mib: float = 0.0
+    raw_tables: list[tuple[str, int]] = field(default_factory=list)
+    slowest_nodes: list[tuple[str, float, str]] = field(default_factory=list)
+    dbt_statuses: dict[str, int] = field(default_factory=dict)
+    dbt_problems: list[str] = field(default_factory=list)
+    ingest_by_source: dict[str, tuple[int, float]] = field(default_factory=dict)  # rows, seconds
+    baseline_by_source: list[tuple[str, str, int, float]] = field(default_factory=list)  # + format
+    threads: int = 0
+    overall_peak_bytes: int = 0
+    # Share of the machine's CPU that other processes used during the run: when high, the
+    # timings are inflated and not comparable with runs on a quiet machine.
+    others_cpu_share: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        base = self.stages["baseline"].rows_per_second
+        return self.stages["ingest"].rows_per_second / base if base else 0.0
+
+    @property
+    def pipeline_seconds(self) -> float:
+        return self.stages["ingest"].seconds + self.stages["dbt build"].seconds
+
+    @property
+    def projected_seconds(self) -> float:
+        """Ingest + build scaled linearly to the target's 100M events (never scaled down)."""
+        factor = max(1.0, TARGET_EVENTS / self.landing_rows) if self.landing_rows else 1.0
+        return self.pipeline_seconds * factor
+
+    @property
+    def pipeline_peak_bytes(self) -> int:
+        return max(self.stages["ingest"].peak_bytes, self.stages["dbt build"].peak_bytes)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _generate_main() -> None:
+    """Entry point of the generator child process (see :func:`_generate`)."""
+    from orchestration.demo.generator import generate
+
+    args = json.loads(sys.argv[1])
+    report = generate(
+        out_dir=Path(args["out_dir"]),
+        customers=args["customers"],
+        days=args["days"],
+        start=date.fromisoformat(args["start"]),
+        seed=args["seed"],
+        meta_dir=Path(args["meta_dir"]),
+        progress=lambda message: print(message, flush=True),
+    )
+    fields = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(report).items()}
+    Path(args["report_path"]).write_text(json.dumps(fields), encoding="utf-8")
+
+
+def _generator_fingerprint() -> str:
+    """Hash of the generator's source: a changed generator writes other data, never reused."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "orchestration" / "demo").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _parameters(customers: int, days: int, seed: int) -> dict:
+    return {
+        "customers": customers,
+        "days": days,
+        "seed": seed,
+        "start": START.isoformat(),
+        "generator": _generator_fingerprint(),
+    }
+
+
+def _reusable_generation(workdir: Path, wanted: dict) -> dict | None:
+    """The marker's record when ``<workdir>/landing`` holds data generated with ``wanted``.
+
+    The marker is written only after a generation completed, so an interrupted one is
+    never reused."""
+    marker = workdir / MARKER
+    if not (marker.is_file() and (workdir / "landing").is_dir()):
+        return None
+    recorded = json.loads(marker.read_text(encoding="utf-8"))
+    return recorded if {k: recorded.get(k) for k in wanted} == wanted else None
+
+
+def _generate(workdir: Path, customers: int, days: int, seed: int, stage: Stage, log) -> bool:
+    """Generate the landing files unless the marker says they exist for these parameters.
+
+    Returns whether existing data was reused. The generator runs in a child process so that
+    the memory it used is given back to the OS before ingestion is measured."""
+    landing, meta = workdir / "landing", workdir / "landing_meta"
+    wanted = _parameters(customers, days, seed)
+    recorded = _reusable_generation(workdir, wanted)
+    if recorded:
+        stage.seconds, stage.rows = recorded["report"]["seconds"], recorded["report"]["total_rows"]
+        stage.peak_bytes = recorded.get("peak_bytes", 0)
+        stage.note = f"reused data generated {recorded.get('generated_at', '?')}"
+        log(f"generate: reusing {landing} ({stage.rows:,} rows, generated {recorded.get('generated_at', '?')})")
+        return True
+    # Different or unknown parameters: start from empty folders so no stale file is ingested.
+    (workdir / MARKER).unlink(missing_ok=True)
+    for folder in (landing, meta):
+        shutil.rmtree(folder, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    report_path = workdir / "generation_report.json"
+    args = {**wanted, "out_dir": str(landing), "meta_dir": str(meta), "report_path": str(report_path)}
+    log(f"generate: {customers:,} customers x {days} days (seed {seed}) -> {landing}")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from orchestration.bench import _generate_main; _generate_main()", json.dumps(args)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in proc.stdout:
+        log(f"  {line.rstrip()}")
+    if proc.wait() != 0:
+        raise RuntimeError(f"demo-data generation failed (exit code {proc.returncode}); see the output above")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report_path.unlink()
+    stage.seconds, stage.rows = report["seconds"], report["total_rows"]
+    return False
+
+
+def _write_marker(workdir: Path, customers: int, days: int, seed: int, stage: Stage) -> None:
+    marker = {
+        **_parameters(customers, days, seed),
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "peak_bytes": stage.peak_bytes,
+        "report": {"seconds": stage.seconds, "total_rows": stage.rows},
+    }
+    (workdir / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+
+
+def _ingest(landing: Path, warehouse: Path, result: BenchResult, stage: Stage, log) -> list[date]:
+    """Load every source and day found into a fresh warehouse; returns the days found."""
+    from orchestration.ingestion.loader import landing_partitions, load_source_day
+    from orchestration.resources import WarehouseResource
+
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        path.unlink(missing_ok=True)
+    partitions = landing_partitions(landing)
+    all_days = sorted({d for days in partitions.values() for d in days})
+    if not all_days:
+        raise RuntimeError(f"no landing files under {landing}")
+    log(f"ingest: {sum(map(len, partitions.values()))} source-days, {all_days[0]}..{all_days[-1]} -> {warehouse}")
+    started = time.perf_counter()
+    # the connection set-up of the Dagster assets (WarehouseResource), one source at a time
+    with WarehouseResource(path=str(warehouse)).connect() as con:
+        result.threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        for source in SOURCES:
+            source_started, rows = time.perf_counter(), 0
+            for day in sorted(partitions[source.name]):
+                day_result = load_source_day(con, landing, source.name, day, load_id="bench")
+                rows += day_result.rows_read
+                result.landing_files += len(day_result.files)
+                if day_result.status == "failed":
+                    result.ingest_failures.append(day_result.error or f"{source.name} {day}")
+            stage.rows += rows
+            if partitions[source.name]:
+                seconds = time.perf_counter() - source_started
+                result.ingest_by_source[source.name] = (rows, seconds)
+                log(f"  {source.name}: {rows:,} rows in {seconds:.1f} s")
+    stage.seconds = time.perf_counter() - started
+    result.landing_rows = stage.rows
+    if result.ingest_failures:
+        stage.ok = False
+        stage.note = f"{len(result.ingest_failures)} source-day(s) failed"
+    return all_days
+
+
+def _dbt(warehouse: Path, workdir: Path, first: date, last: date, result: BenchResult, stage: Stage, log) -> None:
+    """`dbt build` as a subprocess, as the Dagster dbt assets run it, with its own target folder.
+
+    The bench's own target and log folders keep it from overwriting the manifest and
+    run results of the project's dbt_project/target, which other runs use."""
+    settings = dataclasses.replace(load_settings(), warehouse_path=warehouse.resolve())
+    env = {**os.environ, **settings.dbt_env()}
+    dbt_vars = {
+        "run_start_date": first.isoformat(),
+        "run_date": last.isoformat(),
+        "reporting_currency": settings.reporting_currency,
+        "reporting_timezone": settings.reporting_timezone,
+    }
+    target_path, log_path = workdir / "dbt_target", workdir / "dbt_logs"
+    common = [
+        "--profiles-dir", str(REPO_ROOT), "--target", "duckdb", "--target-path", str(target_path),
+        "--log-path", str(log_path), "--vars", json.dumps(dbt_vars), "--no-use-colors",
+    ]  # fmt: skip
+    dbt = str(Path(sys.executable).parent / "dbt")
+    # Parse untimed first; identical vars and env keep the build's partial parse valid.
+    parse = subprocess.run([dbt, "parse", *common], cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    if parse.returncode != 0:
+        log(parse.stdout[-3000:])
+        stage.ok, stage.note = False, "dbt parse failed"
+        result.dbt_problems.append("dbt parse failed: " + _dbt_errors(parse.stdout))
+        return
+    (target_path / "run_results.json").unlink(missing_ok=True)
+    log(f"dbt build: run_start_date={first}, run_date={last} (output in {log_path / 'build.log'})")
+    started = time.perf_counter()
+    with open(log_path / "build.log", "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [dbt, "build", *common], cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines = []
+        for line in proc.stdout:
+            out.write(line)
+            lines.append(line)
+            if DBT_PROGRESS.search(line):
+                log(f"  {line.rstrip()}")
+        code = proc.wait()
+    stage.seconds = time.perf_counter() - started
+    stage.rows = result.landing_rows
+    run_results = target_path / "run_results.json"
+    if run_results.is_file():
+        nodes = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+        for node in nodes:
+            result.dbt_statuses[node["status"]] = result.dbt_statuses.get(node["status"], 0) + 1
+        timed = sorted(nodes, key=lambda n: n.get("execution_time") or 0.0, reverse=True)[:SLOWEST_NODES]
+        result.slowest_nodes = [
+            (_node_name(n["unique_id"]), float(n.get("execution_time") or 0.0), n["status"]) for n in timed
+        ]
+        result.dbt_problems += [
+            f"{n['unique_id']}: {n['status']}: {(n.get('message') or '').strip()[:300]}"
+            for n in nodes
+            if n["status"] in ("error", "fail", "runtime error")
+        ]
+    if code != 0:
+        stage.ok = False
+        stage.note = f"dbt build exit code {code}"
+        if not result.dbt_problems:
+            result.dbt_problems.append(_dbt_errors("".join(lines)))
+
+
+def _node_name(unique_id: str) -> str:
+    """``test.customer_engagement.unique_x.1a2b3c4d5e`` -> ``test unique_x``."""
+    kind, _package, *rest = unique_id.split(".")
+    if kind == "test" and len(rest) > 1 and re.fullmatch(r"[0-9a-f]{10}", rest[-1]):
+        rest = rest[:-1]  # the hash dbt appends to generic tests
+    return f"{kind} {'.'.join(rest)}"
+
+
+def _dbt_errors(output: str) -> str:
+    errors = [line.strip() for line in output.splitlines() if "error" in line.lower()]
+    return " | ".join(errors[-5:]) or output.strip()[-500:]
+
+
+def _warehouse_facts(warehouse: Path, result: BenchResult) -> None:
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    result.warehouse_mib = sum(p.stat().st_size for p in (warehouse, wal) if p.exists()) / MIB
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' ORDER BY table_name"
+            ).fetchall()
+        ]
+        counts = [(t, con.execute(f'SELECT count(*) FROM raw."{t}"').fetchone()[0]) for t in tables]
+    result.raw_tables = sorted(counts, key=lambda tc: -tc[1])[:5]
+
+
+def _baseline_columns(source: Source) -> list[str]:
+    """The customer and the event-type column of a source, or its nearest equivalents."""
+    names = [c.name for c in source.columns]
+    customer = next((n for n in names if n == "customer_id"), None) or next(
+        (n for n in names if n.endswith("customer_id")), None
+    )
+    kind = "event_type" if "event_type" in names else next((c.name for c in source.columns if c.type == "enum"), None)
+    if kind is None:  # no category at all (fx_rates): group by its key's first column
+        kind = source.primary_key[0]
+    return [c for c in (customer, kind) if c]
+
+
+def _baseline_sql(group: str, relation: str) -> str:
+    # the outer sum forces the whole aggregation to be computed
+    return f"SELECT sum(n) FROM (SELECT {group}, count(*) AS n FROM {relation} GROUP BY ALL)"
+
+
+def _baseline(landing: Path, result: BenchResult, stage: Stage, log) -> None:
+    """Read every landing file once with DuckDB's own readers and count rows per customer
+    and event type: the floor of what reading these files costs, without validation."""
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {result.threads or os.cpu_count() or 1}")
+    for source in SOURCES:
+        folder = landing / source.name
+        group = ", ".join(f'"{c}"' for c in _baseline_columns(source))
+        for fmt, reader in FORMAT_READERS.items():
+            if not folder.is_dir() or not any(folder.glob(f"*.{fmt}")):
+                continue
+            files = "'" + str(folder / f"*.{fmt}").replace("'", "''") + "'"
+            label, source_started = fmt, time.perf_counter()
+            try:
+                rows = con.execute(_baseline_sql(group, reader.format(files=files, options=""))).fetchone()[0]
+            except duckdb.Error:
+                # Files whose columns differ (a redelivery with an extra column) need
+                # union_by_name, which sniffs every file: ~3x slower on CSV, so only then.
+                label = f"{fmt}, union_by_name"
+                source_started = time.perf_counter()
+                rows = con.execute(
+                    _baseline_sql(group, reader.format(files=files, options=", union_by_name=true"))
+                ).fetchone()[0]
+            rows = rows or 0
+            seconds = time.perf_counter() - source_started
+            result.baseline_by_source.append((source.name, label, rows, seconds))
+            stage.rows += rows
+    stage.seconds = sum(seconds for *_, seconds in result.baseline_by_source)
+    con.close()
+    log(f"baseline: {stage.rows:,} rows in {stage.seconds:.1f} s ({result.threads} threads)")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    return {
+        "cores": f"{os.cpu_count()} logical / {psutil.cpu_count(logical=False)} physical",
+        "cpu": cpu,
+        "memory": f"{psutil.virtual_memory().total / GIB:.1f} GiB",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "dbt": f"dbt-core {version('dbt-core')}, dbt-duckdb {version('dbt-duckdb')}",
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _targets(result: BenchResult) -> list[tuple[str, str, str, str]]:
+    """(target, measured, goal, verdict) rows."""
+    scaled = result.landing_rows < TARGET_EVENTS
+    projected = result.projected_seconds
+    measured_time = f"{result.pipeline_seconds:,.1f} s measured" + (
+        f"; {projected:,.0f} s ({projected / 60:.1f} min) at 100M events, linear" if scaled else ""
+    )
+    peak = result.pipeline_peak_bytes / GIB
+    ingest_ok = result.stages["ingest"].ok
+    build_ok = result.stages["dbt build"].ok
+    return [
+        (
+            "ingestion rows/s ÷ baseline rows/s",
+            f"{result.ratio:.2f}",
+            f"≥ {TARGET_RATIO}",
+            _verdict(result.ratio >= TARGET_RATIO and ingest_ok),
+        ),
+        (
+            "ingest + dbt build time",
+            measured_time,
+            f"≤ {TARGET_SECONDS} s at 100M events",
+            _verdict(projected <= TARGET_SECONDS and ingest_ok and build_ok),
+        ),
+        (
+            "peak memory, ingest + dbt build",
+            f"{peak:.2f} GiB" + (f" (at {result.landing_rows:,} rows; not extrapolated)" if scaled else ""),
+            f"≤ {TARGET_PEAK_GIB:g} GiB",
+            _verdict(peak <= TARGET_PEAK_GIB),
+        ),
+    ]
+
+
+def _by_source_rows(result: BenchResult) -> list[str]:
+    baseline: dict[str, tuple[str, int, float]] = {}
+    for source, label, rows, seconds in result.baseline_by_source:
+        old_label, old_rows, old_seconds = baseline.get(source, ("", 0, 0.0))
+        baseline[source] = (" + ".join(filter(None, (old_label, label))), old_rows + rows, old_seconds + seconds)
+    out = []
+    for source, (rows, seconds) in sorted(result.ingest_by_source.items(), key=lambda kv: -kv[1][1]):
+        label, base_rows, base_seconds = baseline.get(source, ("-", 0, 0.0))
+        ingest_rate = rows / seconds if seconds else 0.0
+        base_rate = base_rows / base_seconds if base_seconds else 0.0
+        ratio = f"{ingest_rate / base_rate:.2f}" if base_rate else "-"
+        out.append(
+            f"| {source} | {rows:,} | {seconds:.1f} | {ingest_rate:,.0f} | {base_seconds:.1f} ({label}) "
+            f"| {base_rate:,.0f} | {ratio} |"
+        )
+    return out
+
+
+def _markdown(result: BenchResult, machine: dict[str, str]) -> str:
+    r = result
+    lines = [
+        f"## {r.started_at:%Y-%m-%d %H:%M} — {r.customers:,} customers × {r.days} days (seed {r.seed})",
+        "",
+        f"- Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory']} RAM, {machine['os']}",
+        f"- Software: Python {machine['python']}, DuckDB {machine['duckdb']}, {machine['dbt']}",
+        f"- Data: {r.landing_rows:,} landing rows in {r.landing_files:,} files"
+        + (" (generated data reused)" if r.generation_reused else "")
+        + f"; DuckDB threads {r.threads}; workdir `{r.workdir}`",
+        f"- Other processes used {r.others_cpu_share:.0%} of the machine's CPU during the run"
+        + (" — timings are inflated" if r.others_cpu_share > 0.1 else ""),
+        "",
+        "| stage | seconds | rows | rows/s | peak GiB | status |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    total = Stage("ingest + dbt build", r.pipeline_seconds, r.landing_rows, r.pipeline_peak_bytes)
+    total.ok = r.stages["ingest"].ok and r.stages["dbt build"].ok
+    for stage in [*r.stages.values(), total]:
+        status = ("ok" if stage.ok else "FAILED") + (f": {stage.note}" if stage.note else "")
+        lines.append(
+            f"| {stage.name} | {stage.seconds:,.1f} | {stage.rows:,} | {stage.rows_per_second:,.0f} "
+            f"| {stage.peak_bytes / GIB:.2f} | {status} |"
+        )
+    lines += [
+        "",
+        f"Overall peak memory (this process + children): {r.overall_peak_bytes / GIB:.2f} GiB. "
+        f"Warehouse after build: {r.warehouse_mib:,.1f} MiB. Biggest raw tables: "
+        + ", ".join(f"{t} {n:,}" for t, n in r.raw_tables)
+        + ".",
+        "",
+        "By source: ingestion (the loader, as the Dagster assets run it) against the baseline, a fresh "
+        "in-memory DuckDB reading each source's files once per format (`read_csv`/`read_json`/`read_parquet` "
+        "on a glob) and counting rows per customer and event type (or the nearest columns):",
+        "",
+        "| source | rows | ingest s | ingest rows/s | baseline s | baseline rows/s | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *_by_source_rows(r),
+        "",
+        "Targets (issue: ingestion ≥ half the baseline's rows/s; 1M customers / ~100M events ingested and "
+        "built within 15 minutes and 8 GiB on 2 cores):",
+        "",
+        "| target | measured | goal | result |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _targets(r)),
+        "",
+    ]
+    if r.dbt_statuses:
+        lines += ["dbt nodes by status: " + ", ".join(f"{k} {v}" for k, v in sorted(r.dbt_statuses.items())), ""]
+    if r.slowest_nodes:
+        lines += ["Slowest dbt nodes:", "", "| node | seconds | status |", "|---|---:|---|"]
+        lines += [f"| {name} | {sec:.2f} | {status} |" for name, sec, status in r.slowest_nodes]
+        lines.append("")
+    problems = r.ingest_failures[:10] + r.dbt_problems[:10]
+    if problems:
+        lines += ["Problems:", "", *(f"- {p}" for p in problems), ""]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(result: BenchResult) -> str:
+    r = result
+    out = [f"benchmark {r.customers:,} customers x {r.days} days, {r.landing_rows:,} landing rows"]
+    for s in r.stages.values():
+        flag = "" if s.ok else "  FAILED " + s.note
+        out.append(
+            f"  {s.name:12} {s.seconds:9.1f} s {s.rows:14,} rows {s.rows_per_second:12,.0f} rows/s "
+            f"peak {s.peak_bytes / GIB:5.2f} GiB{flag}"
+        )
+    out.append(
+        f"  warehouse {r.warehouse_mib:,.1f} MiB; overall peak {r.overall_peak_bytes / GIB:.2f} GiB; "
+        f"other processes used {r.others_cpu_share:.0%} of the CPU"
+    )
+    for target, measured, goal, verdict in _targets(r):
+        out.append(f"  {verdict}  {target}: {measured} (goal {goal})")
+    if r.slowest_nodes:
+        out.append("  slowest dbt nodes: " + ", ".join(f"{n} {s:.1f}s" for n, s, _ in r.slowest_nodes[:5]))
+    for problem in (r.ingest_failures + r.dbt_problems)[:5]:
+        out.append(f"  problem: {problem}")
+    return "\n".join(out)
+
+
+def _append_results(path: Path, section: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(
+            "# Benchmark results\n\nAppended by `cew bench` (see `orchestration/bench.py`); newest last.\n\n",
+            encoding="utf-8",
+        )
+    with open(path, "a", encoding="utf-8") as out:
+        out.write("\n" + section)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def run_benchmark(
+    customers: int,
+    days: int,
+    seed: int,
+    workdir: Path | None,
+    results_path: Path | None,
+    log: Callable[[str], None] = print,
+) -> BenchResult:
+    """Generate (or reuse), ingest, dbt build and baseline; log a summary and append it to
+    ``results_path``. Stage failures are reported, not raised, so a broken model still
+    leaves a record; only missing landing data raises."""
+    workdir = Path(workdir or DATA_DIR / "bench" / f"{customers}x{days}").resolve()
+    results_path = Path(results_path or REPO_ROOT / "benchmarks" / "results.md")
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = BenchResult(customers, days, seed, workdir, datetime.now())
+    cpu_at_start = _cpu_seconds()
+    stages = {name: Stage(name) for name in ("generate", "ingest", "dbt build", "baseline")}
+    result.stages = stages
+    landing, warehouse = workdir / "landing", workdir / "warehouse.duckdb"
+
+    with MemorySampler() as memory:
+        memory.start_stage()
+        result.generation_reused = _generate(workdir, customers, days, seed, stages["generate"], log)
+        if not result.generation_reused:
+            stages["generate"].peak_bytes = memory.end_stage()
+            _write_marker(workdir, customers, days, seed, stages["generate"])
+
+        memory.start_stage()
+        all_days = _ingest(landing, warehouse, result, stages["ingest"], log)
+        stages["ingest"].peak_bytes = memory.end_stage()
+
+        memory.start_stage()
+        _dbt(warehouse, workdir, all_days[0], all_days[-1], result, stages["dbt build"], log)
+        stages["dbt build"].peak_bytes = memory.end_stage()
+        _warehouse_facts(warehouse, result)
+
+        memory.start_stage()
+        _baseline(landing, result, stages["baseline"], log)
+        stages["baseline"].peak_bytes = memory.end_stage()
+        # a reused generation's peak was measured by another process: not part of this one
+        result.overall_peak_bytes = memory.overall_peak
+    result.others_cpu_share = _others_cpu_share(cpu_at_start, _cpu_seconds())
+
+    log(_summary(result))
+    _append_results(results_path, _markdown(result, _machine()))
+    log(f"results appended to {results_path}")
+    return result
