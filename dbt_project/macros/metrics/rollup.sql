@@ -1,0 +1,243 @@
+{#- The metric pattern (docs/metrics-framework.md): observation rows -> segments x grains -> value
+    and 95% interval. All SQL here is portable (dbt cross-database macros, plain CASE/sqrt). -#}
+
+{#- The three period grains as a relation with one column, period_grain. -#}
+{% macro metric_grains() -%}
+    select 'day' as period_grain
+    union all select 'week' as period_grain
+    union all select 'month' as period_grain
+{%- endmacro %}
+
+{#- First day of the period of grain_sql ('day' | 'week' | 'month', a SQL expression) holding date_sql.
+    Weeks are ISO weeks (Monday start) on every engine. -#}
+{% macro period_start(grain_sql, date_sql) -%}
+    case {{ grain_sql }}
+        when 'day' then cast({{ date_sql }} as date)
+        when 'week' then cast({{ dbt.date_trunc('week', date_sql) }} as date)
+        else cast({{ dbt.date_trunc('month', date_sql) }} as date)
+    end
+{%- endmacro %}
+
+{#- Last day of the period of grain_sql starting on start_sql. -#}
+{% macro period_end(grain_sql, start_sql) -%}
+    case {{ grain_sql }}
+        when 'day' then cast({{ start_sql }} as date)
+        when 'week' then cast({{ dbt.dateadd('day', 6, start_sql) }} as date)
+        else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, start_sql)) }} as date)
+    end
+{%- endmacro %}
+
+{#- (metric_name, segment_name) pairs the registry allows for the metrics of `domain`. -#}
+{% macro _metric_segment_pairs(domain) -%}
+    {%- set rows = [] -%}
+    {%- for metric in metric_registry() if metric.domain == domain -%}
+        {%- set names = (['all'] + customer_segment_names() + ['channel', 'touchpoint'])
+            if metric.segments == 'customer' else metric.segments -%}
+        {%- for segment_name in names -%}
+            {%- do rows.append("select " ~ sql_literal(metric.name) ~ " as metric_name, " ~ sql_literal(segment_name) ~ " as segment_name") -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if not rows -%}
+        {{ exceptions.raise_compiler_error("no metric of domain '" ~ domain ~ "' in the registry") }}
+    {%- endif -%}
+    {{ rows | join('\n    union all ') }}
+{%- endmacro %}
+
+{#- Registry attributes of the metrics of `domain`, as a relation. -#}
+{% macro _metric_attributes(domain) -%}
+    {%- set rows = [] -%}
+    {%- for metric in metric_registry() if metric.domain == domain -%}
+        {%- do rows.append("select " ~ sql_literal(metric.name) ~ " as metric_name, " ~ sql_literal(metric.kind) ~ " as kind, "
+            ~ "cast(" ~ metric.scale ~ " as " ~ type_double() ~ ") as scale, " ~ sql_literal(metric.ci) ~ " as ci_method") -%}
+    {%- endfor -%}
+    {{ rows | join('\n    union all ') }}
+{%- endmacro %}
+
+{#- Observations -> one row per metric x grain x period x segment with summed parts.
+    Customer segments come from dim_customers (current attributes); plan is the plan held at the
+    period's start (int_subscriptions__plan_periods, 'none' without one); rows without a customer
+    count in 'all' and as 'unknown' in each customer segment. -#}
+{% macro metric_rollup(domain, observations) -%}
+with observations as (
+    select * from {{ observations }}
+),
+
+customers as (
+    select customer_id, country, acquisition_channel, persona, age_band, income_band, gender
+    from {{ ref('dim_customers') }}
+    where not is_unknown_member
+),
+
+plan_periods as (
+    select customer_id, plan, from_date, to_date
+    from {{ ref('int_subscriptions__plan_periods') }}
+),
+
+attributed as (
+    select
+        observations.metric_name,
+        observations.period_grain,
+        observations.period_start,
+        observations.channel,
+        observations.touchpoint,
+        customers.country,
+        customers.acquisition_channel,
+        case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end as plan,
+        customers.persona,
+        customers.age_band,
+        customers.income_band,
+        customers.gender,
+        observations.numerator,
+        observations.denominator,
+        observations.sample_size,
+        observations.sum_squares
+    from observations
+    left join customers
+        on customers.customer_id = observations.customer_id
+    -- the state in force at the start of period_start: set by the last event before that day
+    left join plan_periods
+        on plan_periods.customer_id = observations.customer_id
+        and plan_periods.from_date < observations.period_start
+        and observations.period_start <= plan_periods.to_date
+),
+
+-- shrink to one row per combination of segment values before the unpivot
+combinations as (
+    select
+        metric_name, period_grain, period_start, channel, touchpoint, country, acquisition_channel,
+        plan, persona, age_band, income_band, gender,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        sum(sample_size) as sample_size,
+        sum(sum_squares) as sum_squares
+    from attributed
+    group by metric_name, period_grain, period_start, channel, touchpoint, country, acquisition_channel,
+        plan, persona, age_band, income_band, gender
+),
+
+allowed_segments as (
+    {{ _metric_segment_pairs(domain) }}
+),
+
+unpivoted as (
+    select
+        combinations.metric_name,
+        combinations.period_grain,
+        combinations.period_start,
+        allowed_segments.segment_name,
+        case allowed_segments.segment_name
+            when 'all' then 'all'
+            {%- for name in customer_segment_names() %}
+            when '{{ name }}' then coalesce(cast(combinations.{{ name }} as {{ dbt.type_string() }}), 'unknown')
+            {%- endfor %}
+            when 'channel' then combinations.channel
+            when 'touchpoint' then combinations.touchpoint
+        end as segment_value,
+        combinations.numerator,
+        combinations.denominator,
+        combinations.sample_size,
+        combinations.sum_squares
+    from combinations
+    inner join allowed_segments
+        on allowed_segments.metric_name = combinations.metric_name
+    where (allowed_segments.segment_name <> 'channel' or combinations.channel is not null)
+        and (allowed_segments.segment_name <> 'touchpoint' or combinations.touchpoint is not null)
+)
+
+select
+    metric_name,
+    period_grain,
+    period_start,
+    segment_name,
+    segment_value,
+    sum(numerator) as numerator,
+    sum(denominator) as denominator,
+    sum(sample_size) as sample_size,
+    sum(sum_squares) as sum_squares
+from unpivoted
+group by metric_name, period_grain, period_start, segment_name, segment_value
+{%- endmacro %}
+
+{#- Rolled-up parts (relation `parts`) -> value and 95% interval by the registry's kind and method. -#}
+{% macro metric_finalize(domain, parts) -%}
+{%- set z = 1.959963985 -%}
+{%- set double = type_double() -%}
+with parts as (
+    select * from {{ parts }}
+),
+
+attributes as (
+    {{ _metric_attributes(domain) }}
+),
+
+measured as (
+    select
+        parts.*,
+        attributes.kind,
+        attributes.scale,
+        attributes.ci_method,
+        cast(parts.numerator as {{ double }}) / nullif(cast(parts.denominator as {{ double }}), 0) as mean_x
+    from parts
+    inner join attributes
+        on attributes.metric_name = parts.metric_name
+),
+
+intervals as (
+    select
+        measured.*,
+        case
+            when ci_method = 'wilson' and mean_x is not null then
+                {{ z }} * sqrt(
+                    greatest(mean_x * (1 - mean_x), 0) / denominator
+                    + {{ z * z }} / (4 * denominator * denominator)
+                ) / (1 + {{ z * z }} / denominator)
+            when ci_method = 'trinomial' and mean_x is not null then
+                {{ z }} * sqrt(greatest(sum_squares / denominator - mean_x * mean_x, 0) / denominator)
+            when ci_method = 'normal_mean' and mean_x is not null and denominator >= 2 then
+                {{ z }} * sqrt(
+                    greatest((sum_squares - denominator * mean_x * mean_x) / (denominator - 1), 0) / denominator
+                )
+        end as half_width,
+        case
+            when ci_method = 'wilson' and mean_x is not null then
+                (mean_x + {{ z * z }} / (2 * denominator)) / (1 + {{ z * z }} / denominator)
+            else mean_x
+        end as ci_centre
+    from measured
+)
+
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    cast(segment_name as {{ dbt.type_string() }}) as segment_name,
+    cast(segment_value as {{ dbt.type_string() }}) as segment_value,
+    cast(numerator as {{ double }}) as numerator,
+    cast(denominator as {{ double }}) as denominator,
+    cast(case when kind = 'count' then numerator else scale * mean_x end as {{ double }}) as value,
+    cast(sample_size as {{ dbt.type_bigint() }}) as sample_size,
+    cast(case
+        when ci_method = 'trinomial' then greatest(scale * (ci_centre - half_width), -100)
+        else scale * (ci_centre - half_width)
+    end as {{ double }}) as ci_low,
+    cast(case
+        when ci_method = 'trinomial' then least(scale * (ci_centre + half_width), 100)
+        else scale * (ci_centre + half_width)
+    end as {{ double }}) as ci_high,
+    cast(sum_squares as {{ double }}) as sum_squares,
+    cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as computed_at
+from intervals
+{%- endmacro %}
+
+{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`. -#}
+{% macro metric_mart(domain, observations) -%}
+with rolled_up as (
+    {{ metric_rollup(domain, observations) | indent(4) }}
+),
+
+finalized as (
+    {{ metric_finalize(domain, 'rolled_up') | indent(4) }}
+)
+
+select * from finalized
+{%- endmacro %}

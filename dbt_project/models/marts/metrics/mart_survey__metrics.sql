@@ -1,0 +1,1 @@
+{{ metric_mart('survey', ref('int_metrics__survey')) }}

@@ -1,0 +1,13 @@
+-- The KPI store: every metric of the registry (macros/metrics/registry.sql) for every grain and
+-- segment, as the union of the domain marts (one per domain; see docs/metrics-framework.md).
+{%- set domain_marts = [
+    ref('mart_survey__metrics'),
+] %}
+
+{% for mart in domain_marts %}
+select
+    metric_name, period_grain, period_start, segment_name, segment_value,
+    numerator, denominator, value, sample_size, ci_low, ci_high, computed_at
+from {{ mart }}
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
