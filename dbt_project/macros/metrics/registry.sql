@@ -76,11 +76,11 @@
          'description': '100 x web sessions whose first hit came from another site (traffic source referral) / web sessions'},
 
         {'name': 'dau', 'domain': 'active_users', 'kind': 'count', 'scale': 1, 'ci': 'none', 'unit': 'customers', 'segments': customer,
-         'description': 'distinct customers with an engagement event on the period''s last day'},
+         'description': 'distinct customers with an engagement event on the last day of the period'},
         {'name': 'wau', 'domain': 'active_users', 'kind': 'count', 'scale': 1, 'ci': 'none', 'unit': 'customers', 'segments': customer,
-         'description': 'distinct customers with an engagement event in the 7 days ending on the period''s last day'},
+         'description': 'distinct customers with an engagement event in the 7 days ending on the last day of the period'},
         {'name': 'mau', 'domain': 'active_users', 'kind': 'count', 'scale': 1, 'ci': 'none', 'unit': 'customers', 'segments': customer,
-         'description': 'distinct customers with an engagement event in the 30 days ending on the period''s last day'},
+         'description': 'distinct customers with an engagement event in the 30 days ending on the last day of the period'},
         {'name': 'stickiness', 'domain': 'active_users', 'kind': 'ratio', 'scale': 100, 'ci': 'none', 'unit': 'percent', 'segments': customer,
          'description': '100 x average DAU over the period / MAU at the period end'},
 
