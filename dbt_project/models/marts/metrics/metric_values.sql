@@ -3,6 +3,7 @@
 {%- set domain_marts = [
     ref('mart_survey__metrics'),
     ref('mart_support__metrics'),
+    ref('mart_engagement__metrics'),
 ] %}
 
 {% for mart in domain_marts %}
