@@ -120,6 +120,8 @@
          'description': '100 x scored customers in band at_risk on the last day of the period / scored customers'},
         {'name': 'pct_power_users', 'domain': 'engagement', 'kind': 'ratio', 'scale': 100, 'ci': 'wilson', 'unit': 'percent', 'segments': customer,
          'description': '100 x scored customers in band power_user on the last day of the period / scored customers'},
+        {'name': 'pct_score_drops', 'domain': 'engagement', 'kind': 'ratio', 'scale': 100, 'ci': 'wilson', 'unit': 'percent', 'segments': customer,
+         'description': '100 x scored customers whose score fell by more than engagement_drop_share week over week (score_drop_alert) on the last day of the period / scored customers'},
     ] -%}
     {{ return(metrics) }}
 {%- endmacro %}

@@ -18,9 +18,17 @@ period_ends as (
         grains.period_grain,
         {{ period_start('grains.period_grain', 'daily.score_date') }} as period_start,
         daily.score,
-        daily.band
+        daily.band,
+        -- the drop alert of customer_engagement_current, on the period's last day
+        case
+            when week_before.score > 0 and week_before.score - daily.score > {{ var('engagement_drop_share') }} * week_before.score
+            then 1.0 else 0.0
+        end as dropped
     from daily
     cross join grains
+    left join daily as week_before
+        on week_before.customer_id = daily.customer_id
+        and week_before.score_date = {{ dbt.dateadd('day', -7, 'daily.score_date') }}
     where daily.score_date = least({{ period_end('grains.period_grain', period_start('grains.period_grain', 'daily.score_date')) }}, {{ as_of_date() }})
 ),
 
@@ -30,6 +38,8 @@ observations as (
     select 'pct_at_risk', customer_id, period_grain, period_start, case when band = 'at_risk' then 1.0 else 0.0 end from period_ends
     union all
     select 'pct_power_users', customer_id, period_grain, period_start, case when band = 'power_user' then 1.0 else 0.0 end from period_ends
+    union all
+    select 'pct_score_drops', customer_id, period_grain, period_start, dropped from period_ends
 )
 
 select
