@@ -56,14 +56,15 @@ customers as (
         {%- else %}
         cast(null as date) as score_from
         {%- endif %}
-    from {{ ref('dim_customers') }} as customers
+    -- the CRM itself, not dim_customers (which carries the current score)
+    from {{ ref('stg_crm__customers') }} as customers
     left join first_events
         on first_events.customer_id = customers.customer_id
     {%- if first_scored_day %}
     left join (select distinct customer_id from {{ this }}) as scored_before
         on scored_before.customer_id = customers.customer_id
     {%- endif %}
-    where not customers.is_unknown_member and customers.signup_date is not null
+    where customers.signup_date is not null
 ),
 
 days as (
