@@ -152,3 +152,12 @@ def test_a_weight_for_an_unknown_event_type_fails_the_build(tmp_path):
     assert done.returncode != 0
     assert "FAIL 1 engagement_weights_have_known_event_types" in done.stdout
     assert "Failure in test engagement_weights_have_known_event_types" in done.stdout
+
+
+def test_roc_auc_by_hand():
+    from orchestration.evaluation.engagement import roc_auc
+
+    # positives score 0.9 and 0.4, negatives 0.7, 0.4 and 0.1: of the 6 pairs the positive is higher
+    # in (0.9,0.7) (0.9,0.4) (0.9,0.1) (0.4,0.1), tied in (0.4,0.4) -> (4 + 0.5) / 6 = 0.75
+    assert roc_auc([0.9, 0.4, 0.7, 0.4, 0.1], [True, True, False, False, False]) == pytest.approx(0.75)
+    assert roc_auc([1, 2, 3], [False, False, False]) != roc_auc([1, 2, 3], [False, False, False])  # nan
