@@ -3,16 +3,17 @@
 import dagster as dg
 
 from orchestration.alerts.assets import alert_notifications
-from orchestration.dbt.assets import warehouse_dbt_assets
+from orchestration.dbt.assets import customer_360_dbt_assets, warehouse_dbt_assets
 from orchestration.ingestion.assets import ingestion_assets
 from orchestration.jobs import nightly_job
+from orchestration.ml.assets import ml_assets
 from orchestration.resources import build_resources
 from orchestration.schedules import nightly_schedule
 from orchestration.sensors import landing_sensor
 from orchestration.settings import load_settings
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, warehouse_dbt_assets, alert_notifications],
+    assets=[*ingestion_assets, warehouse_dbt_assets, *ml_assets, customer_360_dbt_assets, alert_notifications],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],

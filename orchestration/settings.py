@@ -26,6 +26,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": ("", "Optional half-life (days) of an exponential decay of event weights in the score; empty = no decay."),
     "CEW_ENGAGEMENT_DROP_SHARE": ("0.3", "Week-over-week fall of the engagement score (share, 0.3 = 30%) that raises score_drop_alert."),
     "CEW_CHURN_HORIZON_DAYS": ("90", "Churn label horizon, days."),
+    "CEW_CHURN_SNAPSHOT_STEP_DAYS": ("7", "Days between the past snapshots the churn model learns from (counted back from the run date)."),
+    "CEW_CLV_ANNUAL_DISCOUNT_RATE": ("0.1", "Yearly discount rate of the 12-month probabilistic CLV (0 = undiscounted)."),
+    "CEW_CLV_MAX_LIFESPAN_YEARS": ("10", "Cap of the expected customer lifespan (years) in the simple CLV."),
     "CEW_SURVEY_FATIGUE_INVITATIONS": ("3", "A customer with more survey invitations than this in 30 days is flagged as fatigued."),
     "CEW_ALERT_WEBHOOK_URL": ("", "POST new metric alerts as JSON to this URL (empty = off)."),
     "CEW_ALERT_SMTP_HOST": ("", "SMTP server for alert e-mails (empty = off)."),
@@ -62,6 +65,9 @@ class Settings:
     engagement_decay_half_life_days: str = field(default_factory=lambda: _get("CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS"))
     engagement_drop_share: float = field(default_factory=lambda: float(_get("CEW_ENGAGEMENT_DROP_SHARE")))
     churn_horizon_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_HORIZON_DAYS")))
+    churn_snapshot_step_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_SNAPSHOT_STEP_DAYS")))
+    clv_annual_discount_rate: float = field(default_factory=lambda: float(_get("CEW_CLV_ANNUAL_DISCOUNT_RATE")))
+    clv_max_lifespan_years: float = field(default_factory=lambda: float(_get("CEW_CLV_MAX_LIFESPAN_YEARS")))
     survey_fatigue_invitations: int = field(default_factory=lambda: int(_get("CEW_SURVEY_FATIGUE_INVITATIONS")))
     alert_webhook_url: str = field(default_factory=lambda: _get("CEW_ALERT_WEBHOOK_URL"))
     alert_smtp_host: str = field(default_factory=lambda: _get("CEW_ALERT_SMTP_HOST"))

@@ -1,8 +1,13 @@
 """The dbt project as Dagster assets: staging, intermediate, marts and seeds.
 
 dbt sources map to the ingestion assets (``raw/<source>``), so Dagster's lineage runs
-from landing files to marts; dbt tests load as asset checks. The assets share the daily
+from landing files to marts; the dbt source ``ml`` maps to the Python ML assets
+(``ml/customer_clv`` ...). dbt tests load as asset checks. The assets share the daily
 partitions: a run passes its days to dbt as ``run_date``/``run_start_date`` vars.
+
+The project is two ``@dbt_assets`` definitions so that one nightly run can go dbt marts ->
+Python ML assets -> ``customer_360``: ``warehouse_dbt_assets`` (everything but
+``customer_360`` and what depends on it) and ``customer_360_dbt_assets`` (``customer_360+``).
 """
 
 import json
@@ -22,6 +27,10 @@ from orchestration.partitions import daily_partitions
 from orchestration.resources import WarehouseResource
 from orchestration.settings import REPO_ROOT, Settings, load_settings
 
+ML_SOURCE = "ml"
+# dbt models downstream of the Python ML assets: built by their own @dbt_assets, after them
+AFTER_ML_SELECTION = "customer_360+"
+
 # Under `dagster dev` the manifest is re-parsed on load; elsewhere it must exist already.
 dbt_project.prepare_if_dev()
 
@@ -31,6 +40,9 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props.get("source_name") == ML_SOURCE:
+                # tables the Python ML assets write (orchestration/ml)
+                return dg.AssetKey([ML_SOURCE, dbt_resource_props["name"]])
             # dbt source tables are named as the landing folders / ingestion assets
             return raw_asset_key(dbt_resource_props["name"])
         layer = dbt_resource_props.get("config", {}).get("schema") or "main"
@@ -64,14 +76,7 @@ def latest_loaded_day(warehouse: WarehouseResource) -> date | None:
         return con.execute("SELECT max(partition_date) FROM raw.load_ledger WHERE status = 'loaded'").fetchone()[0]
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     settings = load_settings()
     # dbt runs as a subprocess and reads its settings through env_var()
     os.environ.update(settings.dbt_env())
@@ -90,6 +95,31 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         f"dbt build: {built} models/seeds, {checks} tests ({failed_checks} failed), "
         f"{time.perf_counter() - started:.1f} s"
     )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    exclude=AFTER_ML_SELECTION,
+)
+def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _dbt_build(context, dbt, warehouse)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    select=AFTER_ML_SELECTION,
+    name="customer_360_dbt_assets",
+)
+def customer_360_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _dbt_build(context, dbt, warehouse)
 
 
 def dbt_cli_resource(settings: Settings) -> DbtCliResource:

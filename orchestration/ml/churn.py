@@ -1,0 +1,359 @@
+"""Churn model: learn the spec's label on past snapshots, judge it on the latest observed one,
+score the customers active on the run date.
+
+* Snapshots: the run date and every ``CEW_CHURN_SNAPSHOT_STEP_DAYS`` (7) days before it, back to
+  14 days after the first order; features per snapshot in SQL (``churn_features``).
+* Rolling-origin split: the *evaluation* snapshot is the latest one whose label window is fully
+  observed (S + horizon <= run date); the model is trained on earlier snapshots. When the history
+  allows, only training snapshots whose label window ended by the evaluation snapshot are used
+  (``split = gapped``: nothing the model learns from happened after S_eval); otherwise all earlier
+  labelled snapshots (``split = overlapping``: training labels overlap the evaluation window, which
+  flatters the evaluation a little; stored so it is visible).
+* Model: scikit-learn ``HistGradientBoostingClassifier`` inside ``CalibratedClassifierCV``
+  (3 folds; isotonic with at least 1,000 training rows, else sigmoid). The production model is
+  refitted on every labelled snapshot (the evaluation one included) and scores the run date.
+* Baselines on the same evaluation rows: ``recency_rule`` (days since the last completed order,
+  no order = the tenure) and ``bgnbd_p_alive`` (1 - P(alive) of a BG/NBD fitted on the orders up
+  to S_eval; a customer without orders counts as P(alive) = 1).
+* Metrics per model: ROC AUC, PR AUC (average precision), Brier score (probabilities only: not for
+  the recency rule), top-decile lift (churn rate of the top 10% of scores / overall churn rate).
+* Risk band: ``high`` >= 0.5, ``medium`` >= 0.25, else ``low`` (probabilities are calibrated, so
+  a band reads as "at least one in two / one in four will not be active in 90 days").
+* Drivers, per customer: for each feature, the drop of the customer's predicted probability when
+  that one feature is set to the value of a typical training customer (median; the most common
+  plan): ``effect = p(x) - p(x with feature j typical)``. The three features with the largest
+  positive effect (raising the risk most) are the drivers; fewer when fewer raise it. An
+  occlusion method: faithful to the fitted model, per row, and costs one prediction per feature.
+* The fitted production model is saved with joblib to ``<warehouse dir>/models/churn-<version>.joblib``
+  (the version is the run date and run id), with its features and training window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from orchestration.ml import clv_models as cm
+from orchestration.ml.churn_features import CATEGORICAL_FEATURES, FEATURES, snapshot_dates, snapshot_features
+
+MODEL_NAME = "hgb_calibrated"
+MODEL_FORMAT_VERSION = 1
+MIN_TRAIN_ROWS = 100
+MIN_CLASS_ROWS = 10
+RISK_BANDS = ((0.5, "high"), (0.25, "medium"), (0.0, "low"))
+
+CHURN_SCORES_COLUMNS = {
+    "customer_id": "VARCHAR",
+    "snapshot_date": "DATE",
+    "churn_probability": "DOUBLE",
+    "risk_band": "VARCHAR",
+    "driver_1": "VARCHAR",
+    "driver_1_effect": "DOUBLE",
+    "driver_2": "VARCHAR",
+    "driver_2_effect": "DOUBLE",
+    "driver_3": "VARCHAR",
+    "driver_3_effect": "DOUBLE",
+    "recency_days": "BIGINT",
+    "engagement_score": "DOUBLE",
+    "model_version": "VARCHAR",
+    "run_id": "VARCHAR",
+}
+
+CHURN_MODEL_RUNS_COLUMNS = {
+    "run_id": "VARCHAR",
+    "run_date": "DATE",
+    "computed_at": "TIMESTAMP",
+    "model": "VARCHAR",
+    "trained": "BOOLEAN",
+    "message": "VARCHAR",
+    "horizon_days": "INTEGER",
+    "split": "VARCHAR",
+    "train_start_snapshot": "DATE",
+    "train_end_snapshot": "DATE",
+    "eval_snapshot": "DATE",
+    "train_rows": "BIGINT",
+    "eval_rows": "BIGINT",
+    "eval_churn_rate": "DOUBLE",
+    "roc_auc": "DOUBLE",
+    "pr_auc": "DOUBLE",
+    "brier": "DOUBLE",
+    "top_decile_lift": "DOUBLE",
+    "calibration": "VARCHAR",
+    "model_version": "VARCHAR",
+    "model_path": "VARCHAR",
+    "production_train_rows": "BIGINT",
+    "scored_customers": "BIGINT",
+    "seconds_features": "DOUBLE",
+    "seconds_train": "DOUBLE",
+    "seconds_score": "DOUBLE",
+}
+
+
+@dataclass
+class ChurnResult:
+    scores: pd.DataFrame
+    runs: pd.DataFrame
+    features: pd.DataFrame
+    eval_frame: pd.DataFrame | None = None  # customer_id, snapshot, label, model and baseline scores
+    model_path: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self, model: str) -> dict:
+        rows = self.runs[self.runs["model"] == model]
+        return rows.iloc[0].to_dict() if len(rows) else {}
+
+
+def risk_band(p: np.ndarray) -> np.ndarray:
+    out = np.full(p.shape, None, dtype=object)
+    for threshold, name in reversed(RISK_BANDS):
+        out[p >= threshold] = name
+    return out
+
+
+def top_decile_lift(y: np.ndarray, score: np.ndarray) -> float:
+    y = np.asarray(y, dtype=float)
+    if y.size == 0 or y.mean() == 0:
+        return float("nan")
+    k = max(1, int(math.ceil(0.1 * y.size)))
+    top = np.argsort(-np.asarray(score, dtype=float), kind="stable")[:k]
+    return float(y[top].mean() / y.mean())
+
+
+def evaluate(y, score, *, probability: bool) -> dict:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y, dtype=int)
+    score = np.asarray(score, dtype=float)
+    both = 0 < y.sum() < y.size
+    return {
+        "roc_auc": float(roc_auc_score(y, score)) if both else None,
+        "pr_auc": float(average_precision_score(y, score)) if both else None,
+        "brier": float(brier_score_loss(y, np.clip(score, 0, 1))) if probability else None,
+        "top_decile_lift": top_decile_lift(y, score),
+        "eval_rows": int(y.size),
+        "eval_churn_rate": float(y.mean()) if y.size else None,
+    }
+
+
+class _Encoder:
+    """Features frame -> float matrix; the plan becomes a category code (fixed list of plans)."""
+
+    def __init__(self, plans: list[str], features: list[str]):
+        self.plans = sorted(set(plans) | {"none"})
+        self.features = features
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        cols = []
+        for name in self.features:
+            if name in CATEGORICAL_FEATURES:
+                codes = pd.Categorical(frame[name].fillna("none"), categories=self.plans).codes
+                cols.append(np.where(codes < 0, self.plans.index("none"), codes).astype(float))
+            else:
+                cols.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float))
+        return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+
+    @property
+    def categorical_mask(self) -> np.ndarray:
+        return np.array([name in CATEGORICAL_FEATURES for name in self.features])
+
+
+def _make_model(n_rows: int, categorical_mask: np.ndarray, seed: int = 0):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    base = HistGradientBoostingClassifier(
+        learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
+        categorical_features=categorical_mask, early_stopping=False, random_state=seed,
+    )
+    method = "isotonic" if n_rows >= 1000 else "sigmoid"
+    return CalibratedClassifierCV(base, method=method, cv=3), method
+
+
+def _recency_score(frame: pd.DataFrame) -> np.ndarray:
+    rec = pd.to_numeric(frame["recency_days"], errors="coerce")
+    return rec.fillna(pd.to_numeric(frame["tenure_days"], errors="coerce") + 1).to_numpy(dtype=float)
+
+
+def _bgnbd_dropout(con, customers: pd.Series, snapshot: date) -> np.ndarray:
+    """1 - P(alive) at ``snapshot`` from a BG/NBD fitted on the orders up to it (0 without orders)."""
+    from orchestration.ml.clv import ORDERS_SQL, _fit_both
+
+    orders = con.execute(ORDERS_SQL, [snapshot]).df()
+    out = pd.Series(0.0, index=customers.to_numpy())
+    if not len(orders):
+        return out.to_numpy()
+    rfm = cm.rfm_from_transactions(orders["customer_id"].to_numpy(), orders["ordered_date"].to_numpy(),
+                                   orders["amount"].to_numpy(), snapshot)
+    bg, _, _ = _fit_both(rfm)
+    if bg is None:
+        return np.full(len(customers), np.nan)
+    p_alive = pd.Series(cm.bgnbd_p_alive(bg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks), index=rfm.customer_id)
+    return (1.0 - p_alive.reindex(customers.to_numpy()).fillna(1.0)).to_numpy()
+
+
+def drivers(model, X: np.ndarray, reference: np.ndarray, names: list[str], top: int = 3):
+    """Per row: the ``top`` features whose typical value would lower the probability most."""
+    p = model.predict_proba(X)[:, 1]
+    effects = np.empty_like(X)
+    for j in range(X.shape[1]):
+        Xj = X.copy()
+        Xj[:, j] = reference[j]
+        effects[:, j] = p - model.predict_proba(Xj)[:, 1]
+    order = np.argsort(-effects, axis=1, kind="stable")[:, :top]
+    names_arr = np.asarray(names, dtype=object)
+    top_names = names_arr[order]
+    top_effects = np.take_along_axis(effects, order, axis=1)
+    top_names = np.where(top_effects > 1e-9, top_names, None)
+    top_effects = np.where(top_effects > 1e-9, top_effects, np.nan)
+    return p, top_names, top_effects
+
+
+def train_and_score(con, as_of: date, **kwargs) -> ChurnResult:
+    """See the module docstring. OpenMP/BLAS run single-threaded: on a small, busy machine the
+    thread hand-off of HistGradientBoosting costs far more than it saves (70 s vs 2 s measured)."""
+    import sklearn.calibration  # noqa: F401  (load OpenMP before limiting it: threadpoolctl
+    import sklearn.ensemble  # noqa: F401   only limits the libraries loaded at that moment)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _train_and_score(con, as_of, **kwargs)
+
+
+def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_days: int = 90,
+                    snapshot_step_days: int = 7, models_dir: Path | None = None,
+                    run_id: str | None = None, seed: int = 0) -> ChurnResult:
+    import joblib
+
+    run_id = run_id or uuid.uuid4().hex[:12]
+    computed_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    seconds: dict[str, float] = {}
+    first = con.execute("SELECT min(ordered_date) FROM staging.stg_shop__orders WHERE ordered_date <= ?", [as_of]).fetchall()[0][0]
+    base_row = {"run_id": run_id, "run_date": as_of, "computed_at": computed_at, "horizon_days": horizon_days}
+
+    def result(rows, scores=None, features=None, eval_frame=None, path=None):
+        runs = pd.DataFrame([{**base_row, **r} for r in rows])
+        for col in CHURN_MODEL_RUNS_COLUMNS:
+            if col not in runs.columns:
+                runs[col] = None
+        runs = runs.astype(object).where(runs.notna(), None)
+        scores = scores if scores is not None else pd.DataFrame(columns=list(CHURN_SCORES_COLUMNS))
+        return ChurnResult(scores, runs, features if features is not None else pd.DataFrame(), eval_frame, path, seconds)
+
+    if first is None:
+        return result([{"model": MODEL_NAME, "trained": False, "message": "not trained: no completed orders"}])
+    started = time.perf_counter()
+    snaps = snapshot_dates(first, as_of, snapshot_step_days)
+    if as_of not in snaps:
+        snaps.append(as_of)
+    feats = snapshot_features(con, snaps, as_of, horizon_days=horizon_days, active_window_days=active_window_days)
+    seconds["features"] = time.perf_counter() - started
+    labelled = feats[feats["churned"].notna()].copy()
+    labelled["churned"] = labelled["churned"].astype(bool).astype(int)
+    label_snaps = sorted(labelled["snapshot_date"].unique())
+
+    def not_trained(why: str):
+        return result([{"model": MODEL_NAME, "trained": False, "message": f"not trained: {why}",
+                        "seconds_features": seconds["features"]}], features=feats)
+
+    if len(label_snaps) < 2:
+        return not_trained(
+            f"{len(label_snaps)} snapshot(s) with a fully observed {horizon_days}-day label window "
+            f"(history from {first} to {as_of}; need 2)")
+    s_eval = label_snaps[-1]
+    earlier = [s for s in label_snaps if s < s_eval]
+    gapped = [s for s in earlier if s + timedelta(days=horizon_days) <= s_eval]
+    train = labelled[labelled["snapshot_date"].isin(gapped)]
+    split = "gapped"
+    if len(train) < MIN_TRAIN_ROWS or min(train["churned"].sum(), (1 - train["churned"]).sum()) < MIN_CLASS_ROWS:
+        train = labelled[labelled["snapshot_date"].isin(earlier)]
+        split = "overlapping"
+    evaluation = labelled[labelled["snapshot_date"] == s_eval]
+    n_pos = int(train["churned"].sum())
+    if len(train) < MIN_TRAIN_ROWS or min(n_pos, len(train) - n_pos) < MIN_CLASS_ROWS:
+        return not_trained(f"{len(train)} training rows, {n_pos} churned (need {MIN_TRAIN_ROWS} rows, "
+                           f"{MIN_CLASS_ROWS} of each class)")
+    if evaluation["churned"].nunique() < 2:
+        return not_trained(f"the evaluation snapshot {s_eval} has one class only")
+
+    # a feature without two distinct values in the training rows carries nothing (and trips the binning)
+    used = [f for f in FEATURES if train[f].nunique(dropna=True) >= 2]
+    encoder = _Encoder(list(feats["plan"].dropna().unique()), used)
+    mask = encoder.categorical_mask
+    started = time.perf_counter()
+    model, method = _make_model(len(train), mask, seed)
+    model.fit(encoder.matrix(train), train["churned"].to_numpy())
+    seconds["train_eval_model"] = time.perf_counter() - started
+    p_eval = model.predict_proba(encoder.matrix(evaluation))[:, 1]
+    y_eval = evaluation["churned"].to_numpy()
+    recency = _recency_score(evaluation)
+    dropout = _bgnbd_dropout(con, evaluation["customer_id"], s_eval)
+    eval_frame = pd.DataFrame({
+        "customer_id": evaluation["customer_id"].to_numpy(), "snapshot_date": s_eval, "churned": y_eval,
+        "model": p_eval, "recency_rule": recency, "bgnbd_p_alive": dropout,
+    })
+    common = {"split": split, "train_start_snapshot": min(train["snapshot_date"]),
+              "train_end_snapshot": max(train["snapshot_date"]), "eval_snapshot": s_eval,
+              "train_rows": len(train), "trained": True}
+
+    # production model: every labelled snapshot, scores the run date
+    production = labelled
+    started = time.perf_counter()
+    prod_model, prod_method = _make_model(len(production), mask, seed)
+    X_prod = encoder.matrix(production)
+    prod_model.fit(X_prod, production["churned"].to_numpy())
+    seconds["train"] = seconds["train_eval_model"] + time.perf_counter() - started
+    version = f"{as_of.isoformat()}-{run_id}"
+    path = None
+    if models_dir is not None:
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / f"churn-{version}.joblib"
+        joblib.dump({
+            "format_version": MODEL_FORMAT_VERSION, "model": prod_model, "features": used,
+            "plans": encoder.plans, "version": version, "horizon_days": horizon_days,
+            "train_start_snapshot": min(production["snapshot_date"]), "train_end_snapshot": max(production["snapshot_date"]),
+            "train_rows": len(production), "calibration": prod_method,
+        }, path)
+
+    started = time.perf_counter()
+    current = feats[feats["snapshot_date"] == as_of]
+    reference = np.array([
+        float(np.nanmedian(col)) if not is_cat else float(pd.Series(col).mode().iloc[0])
+        for col, is_cat in zip(X_prod.T, mask)
+    ])
+    if len(current):
+        p_now, top_names, top_effects = drivers(prod_model, encoder.matrix(current), reference, used)
+    else:
+        p_now, top_names, top_effects = np.empty(0), np.empty((0, 3), object), np.empty((0, 3))
+    seconds["score"] = time.perf_counter() - started
+    scores = pd.DataFrame({
+        "customer_id": current["customer_id"].to_numpy(), "snapshot_date": as_of,
+        "churn_probability": p_now, "risk_band": risk_band(p_now),
+        **{f"driver_{k + 1}": top_names[:, k] for k in range(3)},
+        **{f"driver_{k + 1}_effect": top_effects[:, k] for k in range(3)},
+        "recency_days": pd.to_numeric(current["recency_days"], errors="coerce").to_numpy(),
+        "engagement_score": current["engagement_score"].to_numpy(dtype=float),
+        "model_version": version, "run_id": run_id,
+    })
+    timing = {"seconds_features": seconds["features"], "seconds_train": seconds["train"], "seconds_score": seconds["score"]}
+    rows = [
+        {"model": MODEL_NAME, **common, **evaluate(y_eval, p_eval, probability=True), "calibration": method,
+         "message": "calibrated HistGradientBoostingClassifier", "model_version": version,
+         "model_path": str(path) if path else None, "production_train_rows": len(production),
+         "scored_customers": len(scores), **timing},
+        {"model": "recency_rule", **common, **evaluate(y_eval, recency, probability=False),
+         "message": "days since the last completed order (no order: tenure)"},
+    ]
+    if np.all(np.isfinite(dropout)):
+        rows.append({"model": "bgnbd_p_alive", **common, **evaluate(y_eval, dropout, probability=True),
+                     "message": "1 - P(alive) of BG/NBD fitted on orders up to the evaluation snapshot"})
+    else:
+        rows.append({"model": "bgnbd_p_alive", **common, "trained": False,
+                     "message": "BG/NBD not fitted at the evaluation snapshot (too few repeat buyers)"})
+    return result(rows, scores, feats, eval_frame, path)

@@ -1,0 +1,329 @@
+"""Customer lifetime value: the simple formula and BG/NBD + Gamma-Gamma, as of a run date.
+
+Input: completed orders (``staging.stg_shop__orders``: net of discount, reporting currency) with
+``ordered_date`` on or before the as-of date, read with SQL; RFM is computed vectorised
+(``clv_models.rfm_from_transactions``). Output tables:
+
+``ml.customer_clv`` (one row per CRM customer)
+    simple CLV = ``avg_order_value x purchase_frequency_per_year x expected_lifespan_years x
+    gross_margin_share`` with each factor stored:
+
+    * average order value: the customer's revenue / completed orders;
+    * purchase frequency: orders x 365.25 / observed days (signup or first order, whichever is
+      earlier, to the as-of date, both counted; at least 30 days), as in ``dim_customers``;
+    * expected lifespan: 1 / yearly churn rate of the customer base, capped at
+      ``CEW_CLV_MAX_LIFESPAN_YEARS``. The churn rate is the spec's: of the customers active on
+      ``as_of - lag`` (paid subscription or a completed order in the active window), the share
+      not active on ``as_of``, with ``lag`` = the active window (90 days) when the history is long
+      enough, else the longest lag the history allows (at least 28 days); annualised as
+      ``1 - (1 - q)^(365.25 / lag)``. Without 28 days of history, or with no churn observed, the
+      lifespan is the cap. One number for the base (stored in ``clv_model_runs``, model
+      ``simple``): per-customer churn rates are not observable from a customer's own history;
+    * gross margin share: (revenue - cost) / revenue over all completed orders with a cost, for
+      the base (per-order costs are too sparse per customer), clipped to [0, 1].
+
+    BG/NBD + Gamma-Gamma (weeks; purchases on one calendar day = one transaction; frequency =
+    repeat transactions; Gamma-Gamma on customers with a repeat transaction, on the mean of their
+    repeat transactions), fitted on all history up to the as-of date: expected purchases in the
+    next 52 weeks, P(alive), expected average spend (of a future transaction) and the 12-month
+    CLV = expected gross margin of those 52 weeks, discounted monthly at
+    ``CEW_CLV_ANNUAL_DISCOUNT_RATE`` (``clv_models.expected_clv``); ``expected_revenue_12m`` is the
+    undiscounted revenue (expected purchases x expected spend) the holdout check judges.
+
+``ml.clv_model_runs`` (one row per run date and model: ``simple``, ``bgnbd``, ``gamma_gamma``)
+    parameter names and values (JSON), log-likelihood, customers fitted, converged, and the
+    holdout check: the same models fitted on the history up to a cut-off at 75% of the observed
+    period (first order day .. as-of date), predicting each calibration customer's repeat
+    purchases (``bgnbd``) and spend (``gamma_gamma``: expected purchases x expected spend) in the
+    held-out 25%, against what they did: total error (% of actual), MAE, Pearson correlation.
+
+Customers without a completed order have null model columns and a simple CLV of 0. A fit is
+not attempted (``converged`` null, message says why) with fewer than ``MIN_REPEAT_BUYERS``
+customers with a repeat transaction: there is nothing to learn dropout or spend from.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+from orchestration.ml import clv_models as cm
+from orchestration.ml.common import finite_or_none, params_json
+
+HORIZON_WEEKS = 52.0
+HOLDOUT_SHARE = 0.25
+MIN_REPEAT_BUYERS = 20
+MIN_CHURN_LAG_DAYS = 28
+
+CUSTOMER_CLV_COLUMNS = {
+    "customer_id": "VARCHAR",
+    "as_of_date": "DATE",
+    "orders_count": "BIGINT",
+    "revenue": "DOUBLE",
+    "first_order_date": "DATE",
+    "last_order_date": "DATE",
+    "avg_order_value": "DOUBLE",
+    "purchase_frequency_per_year": "DOUBLE",
+    "expected_lifespan_years": "DOUBLE",
+    "gross_margin_share": "DOUBLE",
+    "simple_clv": "DOUBLE",
+    "frequency": "BIGINT",
+    "recency_weeks": "DOUBLE",
+    "t_weeks": "DOUBLE",
+    "monetary_value": "DOUBLE",
+    "expected_purchases_12m": "DOUBLE",
+    "p_alive": "DOUBLE",
+    "expected_avg_spend": "DOUBLE",
+    "expected_revenue_12m": "DOUBLE",
+    "clv_12m": "DOUBLE",
+    "run_id": "VARCHAR",
+}
+
+CLV_MODEL_RUNS_COLUMNS = {
+    "run_id": "VARCHAR",
+    "run_date": "DATE",
+    "computed_at": "TIMESTAMP",
+    "model": "VARCHAR",
+    "parameters": "JSON",
+    "log_likelihood": "DOUBLE",
+    "customers_fitted": "BIGINT",
+    "converged": "BOOLEAN",
+    "message": "VARCHAR",
+    "fit_seconds": "DOUBLE",
+    "holdout_cutoff_date": "DATE",
+    "holdout_weeks": "DOUBLE",
+    "holdout_customers": "BIGINT",
+    "holdout_target": "VARCHAR",
+    "holdout_predicted_total": "DOUBLE",
+    "holdout_actual_total": "DOUBLE",
+    "holdout_total_error_pct": "DOUBLE",
+    "holdout_mae": "DOUBLE",
+    "holdout_correlation": "DOUBLE",
+}
+
+ORDERS_SQL = """
+SELECT customer_id, ordered_date, net_amount_reporting AS amount
+FROM staging.stg_shop__orders
+WHERE status = 'completed' AND ordered_date <= ? AND customer_id IS NOT NULL
+  AND net_amount_reporting IS NOT NULL
+"""
+
+CUSTOMERS_SQL = """
+SELECT customer_id, signup_date
+FROM marts.dim_customers
+WHERE NOT is_unknown_member
+"""
+
+# Active on day d (spec): paid subscription on d, or a completed order in the window ending on d.
+ACTIVE_ON_SQL = """
+WITH days AS (SELECT CAST(? AS DATE) AS d UNION ALL SELECT CAST(? AS DATE))
+SELECT days.d, c.customer_id,
+       coalesce(bool_or(p.is_paid), false) OR count(o.customer_id) > 0 AS active
+FROM days
+CROSS JOIN (SELECT customer_id FROM marts.dim_customers WHERE NOT is_unknown_member) AS c
+LEFT JOIN intermediate.int_subscriptions__plan_periods AS p
+  ON p.customer_id = c.customer_id AND p.from_date <= days.d AND days.d < p.to_date
+LEFT JOIN (SELECT DISTINCT customer_id, ordered_date FROM staging.stg_shop__orders WHERE status = 'completed') AS o
+  ON o.customer_id = c.customer_id AND o.ordered_date <= days.d AND o.ordered_date > days.d - ?
+GROUP BY days.d, c.customer_id
+"""
+
+MARGIN_SQL = """
+SELECT sum(net_amount_reporting) FILTER (WHERE cost_amount_reporting IS NOT NULL) AS revenue,
+       sum(cost_amount_reporting) AS cost
+FROM staging.stg_shop__orders
+WHERE status = 'completed' AND ordered_date <= ?
+"""
+
+
+@dataclass
+class CLVResult:
+    customers: pd.DataFrame
+    runs: pd.DataFrame
+    bgnbd: cm.BGNBDFit | None = None
+    gamma_gamma: cm.GammaGammaFit | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def run_row(self, model: str) -> dict:
+        rows = self.runs[self.runs["model"] == model]
+        return rows.iloc[0].to_dict() if len(rows) else {}
+
+
+def _fit_both(rfm: cm.RFM):
+    """(bgnbd fit | None, gamma-gamma fit | None, message when skipped)."""
+    repeat = int((rfm.frequency > 0).sum())
+    if len(rfm) == 0 or repeat < MIN_REPEAT_BUYERS:
+        return None, None, f"not fitted: {repeat} customers with a repeat transaction (< {MIN_REPEAT_BUYERS})"
+    bg = cm.fit_bgnbd(rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
+    gg_rows = (rfm.frequency > 0) & (rfm.monetary_value > 0)
+    gg = None
+    if gg_rows.sum() >= MIN_REPEAT_BUYERS:
+        gg = cm.fit_gamma_gamma(rfm.frequency, rfm.monetary_value)
+    return bg, gg, ""
+
+
+def _base_churn(con, as_of: date, first_day: date | None, active_window_days: int, cap_years: float) -> dict:
+    history_days = (as_of - first_day).days if first_day else 0
+    lag = min(active_window_days, history_days)
+    out = {"lag_days": lag, "cap_years": cap_years, "base_customers": 0, "churned_customers": 0,
+           "period_churn_rate": None, "yearly_churn_rate": None}
+    if lag < MIN_CHURN_LAG_DAYS:
+        out.update(lifespan_years=cap_years, method=f"cap: history of {history_days} days < {MIN_CHURN_LAG_DAYS}")
+        return out
+    start = as_of - timedelta(days=lag)
+    rows = con.execute(ACTIVE_ON_SQL, [start, as_of, active_window_days]).df()
+    wide = rows.pivot(index="customer_id", columns="d", values="active").fillna(False)
+    wide.columns = [pd.Timestamp(c).date() for c in wide.columns]
+    base = wide[start] if start in wide.columns else pd.Series(dtype=bool)
+    n_base = int(base.sum())
+    churned = int((base & ~wide[as_of]).sum()) if n_base else 0
+    out.update(base_customers=n_base, churned_customers=churned)
+    if n_base == 0 or churned == 0:
+        out.update(lifespan_years=cap_years, method="cap: no churn observed" if n_base else "cap: nobody active")
+        return out
+    q = churned / n_base
+    yearly = 1.0 - (1.0 - q) ** (365.25 / lag)
+    out.update(period_churn_rate=q, yearly_churn_rate=yearly, lifespan_years=min(cap_years, 1.0 / yearly),
+               method="1 / yearly churn rate of the active base, capped")
+    return out
+
+
+def _metrics_row(m: cm.HoldoutMetrics | None) -> dict:
+    if m is None:
+        return {}
+    return {
+        "holdout_predicted_total": m.predicted_total,
+        "holdout_actual_total": m.actual_total,
+        "holdout_total_error_pct": finite_or_none(m.total_error_pct),
+        "holdout_mae": m.mae,
+        "holdout_correlation": finite_or_none(m.correlation),
+    }
+
+
+def compute_clv(con, as_of: date, *, active_window_days: int = 90, max_lifespan_years: float = 10.0,
+                annual_discount_rate: float = 0.1, run_id: str | None = None) -> CLVResult:
+    run_id = run_id or uuid.uuid4().hex[:12]
+    computed_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    seconds: dict[str, float] = {}
+    orders = con.execute(ORDERS_SQL, [as_of]).df()
+    customers = con.execute(CUSTOMERS_SQL).df()
+    first_day = orders["ordered_date"].min() if len(orders) else None
+    first_day = pd.Timestamp(first_day).date() if first_day is not None and not pd.isna(first_day) else None
+
+    # --- simple CLV -------------------------------------------------------------------------
+    per = orders.groupby("customer_id").agg(
+        orders_count=("amount", "size"), revenue=("amount", "sum"),
+        first_order_date=("ordered_date", "min"), last_order_date=("ordered_date", "max"),
+    )
+    frame = customers.set_index("customer_id").join(per, how="left")
+    frame["orders_count"] = frame["orders_count"].fillna(0).astype("int64")
+    frame["revenue"] = frame["revenue"].fillna(0.0)
+    as_of_ts = pd.Timestamp(as_of)
+    observed_from = pd.concat(
+        [pd.to_datetime(frame["signup_date"]), pd.to_datetime(frame["first_order_date"])], axis=1
+    ).min(axis=1)
+    observed_days = ((as_of_ts - observed_from).dt.days + 1).clip(lower=30)
+    frame["avg_order_value"] = frame["revenue"] / frame["orders_count"].where(frame["orders_count"] > 0)
+    frame["purchase_frequency_per_year"] = frame["orders_count"] * 365.25 / observed_days
+    churn = _base_churn(con, as_of, first_day, active_window_days, max_lifespan_years)
+    margin_rev, margin_cost = con.execute(MARGIN_SQL, [as_of]).fetchall()[0]
+    margin = float(np.clip((margin_rev - margin_cost) / margin_rev, 0.0, 1.0)) if margin_rev else 1.0
+    frame["expected_lifespan_years"] = churn["lifespan_years"]
+    frame["gross_margin_share"] = margin
+    frame["simple_clv"] = (
+        frame["avg_order_value"].fillna(0.0) * frame["purchase_frequency_per_year"].fillna(0.0)
+        * churn["lifespan_years"] * margin
+    )
+    runs = [{
+        "model": "simple", "parameters": params_json({**churn, "gross_margin_share": margin}),
+        "customers_fitted": int(len(frame)), "converged": None, "message": churn["method"],
+    }]
+
+    # --- BG/NBD + Gamma-Gamma, all history up to as_of -----------------------------------------
+    bg = gg = None
+    if len(orders):
+        started = time.perf_counter()
+        rfm = cm.rfm_from_transactions(orders["customer_id"].to_numpy(), orders["ordered_date"].to_numpy(),
+                                       orders["amount"].to_numpy(), as_of)
+        seconds["rfm"] = time.perf_counter() - started
+        started = time.perf_counter()
+        bg, gg, skipped = _fit_both(rfm)
+        seconds["fit"] = time.perf_counter() - started
+        model_cols = pd.DataFrame({
+            "frequency": rfm.frequency, "recency_weeks": rfm.recency_weeks, "t_weeks": rfm.T_weeks,
+            "monetary_value": rfm.monetary_value,
+        }, index=pd.Index(rfm.customer_id, name="customer_id"))
+        if bg is not None:
+            model_cols["expected_purchases_12m"] = cm.bgnbd_expected_purchases(
+                bg, HORIZON_WEEKS, rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
+            model_cols["p_alive"] = cm.bgnbd_p_alive(bg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
+        if bg is not None and gg is not None:
+            model_cols["expected_avg_spend"] = cm.gamma_gamma_expected_spend(gg, rfm.frequency, rfm.monetary_value)
+            model_cols["expected_revenue_12m"] = model_cols["expected_purchases_12m"] * model_cols["expected_avg_spend"]
+            model_cols["clv_12m"] = cm.expected_clv(
+                bg, gg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks, rfm.monetary_value,
+                horizon_weeks=HORIZON_WEEKS, margin=margin, annual_discount_rate=annual_discount_rate)
+        frame = frame.join(model_cols, how="left")
+        holdout = _holdout(orders, first_day, as_of)
+        for model, fit in (("bgnbd", bg), ("gamma_gamma", gg)):
+            row = {"model": model, "customers_fitted": 0, "converged": None, "message": skipped}
+            if fit is not None:
+                row.update(parameters=params_json({**fit.params, **{f"{k}_se": v for k, v in fit.stderr.items()},
+                                                    **({"annual_discount_rate": annual_discount_rate,
+                                                        "horizon_weeks": HORIZON_WEEKS} if model == "bgnbd" else {})}),
+                           log_likelihood=fit.log_likelihood, customers_fitted=int(fit.n_customers),
+                           converged=bool(fit.converged), message=fit.message, fit_seconds=fit.fit_seconds)
+            elif model == "gamma_gamma" and bg is not None:
+                row["message"] = f"not fitted: fewer than {MIN_REPEAT_BUYERS} repeat buyers with positive spend"
+            row.update(holdout.get(model, {}))
+            runs.append(row)
+    for col in CUSTOMER_CLV_COLUMNS:
+        if col not in frame.columns and col not in ("customer_id", "as_of_date", "run_id"):
+            frame[col] = np.nan
+    frame = frame.reset_index()
+    frame["as_of_date"] = as_of
+    frame["run_id"] = run_id
+    for col in ("expected_avg_spend", "expected_revenue_12m", "clv_12m"):
+        frame[col] = frame[col].where(np.isfinite(frame[col].astype(float)))
+    runs_frame = pd.DataFrame(runs)
+    for col in CLV_MODEL_RUNS_COLUMNS:
+        if col not in runs_frame.columns:
+            runs_frame[col] = None
+    runs_frame["run_id"] = run_id
+    runs_frame["run_date"] = as_of
+    runs_frame["computed_at"] = computed_at
+    runs_frame = runs_frame.astype(object).where(runs_frame.notna(), None)
+    return CLVResult(frame, runs_frame, bg, gg, seconds)
+
+
+def _holdout(orders: pd.DataFrame, first_day: date | None, as_of: date) -> dict[str, dict]:
+    """Fit on the first 75% of the observed period, predict the last 25% per calibration customer."""
+    if first_day is None:
+        return {}
+    period = (as_of - first_day).days
+    cutoff = first_day + timedelta(days=int(round(period * (1.0 - HOLDOUT_SHARE))))
+    weeks = (as_of - cutoff).days / cm.DAYS_PER_WEEK
+    base = {"holdout_cutoff_date": cutoff, "holdout_weeks": weeks}
+    if weeks <= 0:
+        return {}
+    rfm, actual_n, actual_spend = cm.calibration_holdout_split(
+        orders["customer_id"].to_numpy(), orders["ordered_date"].to_numpy(), orders["amount"].to_numpy(), cutoff, as_of)
+    bg, gg, skipped = _fit_both(rfm)
+    if bg is None:
+        return {"bgnbd": {**base, "holdout_target": skipped}, "gamma_gamma": {**base, "holdout_target": skipped}}
+    check = cm.holdout_check(bg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks, actual_n, weeks,
+                             gg_fit=gg, monetary_value=rfm.monetary_value if gg is not None else None,
+                             actual_spend=actual_spend if gg is not None else None)
+    out = {"bgnbd": {**base, "holdout_customers": len(rfm),
+                     "holdout_target": "repeat purchases per customer (distinct purchase days)",
+                     **_metrics_row(check.purchases)}}
+    if check.spend is not None:
+        out["gamma_gamma"] = {**base, "holdout_customers": len(rfm),
+                              "holdout_target": "spend per customer (expected purchases x expected spend)",
+                              **_metrics_row(check.spend)}
+    return out

@@ -1,0 +1,307 @@
+"""CLV and churn on a small synthetic warehouse (seconds, no dbt build of the marts).
+
+``synthetic_warehouse`` writes just the tables and columns the ML assets read (staging orders
+and subscription events, plan periods, dim_customers, engagement events and daily scores,
+support tickets, survey responses), drawn from a known process: BG/NBD-like buyers (Poisson
+purchases, a daily churn hazard) whose app activity and plan stop when they churn. The demo-data
+suite (``test_ml_assets.py``, slow) runs the same code through ``cew run``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+START = date(2025, 6, 2)
+DAYS = 220
+END = START + timedelta(days=DAYS - 1)
+N = 700
+
+
+def _build(path: Path, seed: int = 3) -> dict:
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"c{i:04d}" for i in range(N)])
+    signup = rng.integers(0, 60, N)
+    rate = rng.gamma(1.5, 1 / 30, N)  # orders per day
+    hazard = rng.gamma(1.0, 1 / 150, N)  # churn per day
+    life = rng.exponential(1 / hazard)
+    churn_day = signup + life  # in days since START (may be beyond the window)
+    orders, events = [], []
+    for i in range(N):  # test data only; the code under test never loops over customers
+        alive_until = min(churn_day[i], DAYS + 400)
+        k = rng.poisson(rate[i] * max(0.0, alive_until - signup[i]))
+        days = np.sort(signup[i] + rng.uniform(0, alive_until - signup[i], k)).astype(int)
+        value = rng.gamma(3, 15 + 10 * (i % 5))
+        for d in days[days < DAYS]:
+            orders.append((ids[i], int(d), float(rng.gamma(4, value / 4))))
+        n_ev = rng.poisson(0.4 * max(0.0, min(alive_until, DAYS) - signup[i]))
+        ev_days = np.sort(rng.uniform(signup[i], min(alive_until, DAYS), n_ev)).astype(int) if n_ev else []
+        events += [(ids[i], int(d)) for d in ev_days]
+        # a little activity after churning, decaying
+        if churn_day[i] < DAYS:
+            events += [(ids[i], int(d)) for d in churn_day[i] + rng.exponential(10, rng.poisson(2)) if d < DAYS]
+    day0 = pd.Timestamp(START)
+    o = pd.DataFrame(orders, columns=["customer_id", "d", "amount"])
+    o["order_id"] = [f"o{i}" for i in range(len(o))]
+    o["ordered_date"] = (day0 + pd.to_timedelta(o["d"], unit="D")).dt.date
+    o["status"] = np.where(rng.random(len(o)) < 0.95, "completed", "returned")
+    o["cost"] = o["amount"] * 0.6
+    e = pd.DataFrame(events, columns=["customer_id", "d"])
+    e["event_id"] = [f"e{i}" for i in range(len(e))]
+    e["occurred_date"] = (day0 + pd.to_timedelta(e["d"], unit="D")).dt.date
+    e["event_type"] = np.where(rng.random(len(e)) < 0.05, "uninstall", "app_open")
+    cust = pd.DataFrame({"customer_id": ids, "signup_date": (day0 + pd.to_timedelta(signup, unit="D")).date})
+    paid = rng.random(N) < 0.3
+    plan_from = cust["signup_date"]
+    plan_to = [(day0 + pd.Timedelta(days=int(c))).date() if c < DAYS else date(9999, 12, 31) for c in churn_day]
+    periods = pd.DataFrame({"customer_id": ids[paid], "plan": "pro", "is_paid": True, "is_trial": False,
+                            "last_event_type": "subscribed", "from_date": np.asarray(plan_from)[paid],
+                            "to_date": np.asarray(plan_to, dtype=object)[paid]})
+    cancelled = periods[periods["to_date"] != date(9999, 12, 31)].copy()
+    cancelled = cancelled.assign(plan="none", is_paid=False, last_event_type="cancelled",
+                                 from_date=cancelled["to_date"], to_date=date(9999, 12, 31))
+    periods = pd.concat([periods, cancelled], ignore_index=True)
+    sub_events = pd.concat([
+        periods[["customer_id", "last_event_type", "from_date"]].rename(
+            columns={"last_event_type": "event_type", "from_date": "occurred_date"})], ignore_index=True)
+    tickets = e.sample(frac=0.03, random_state=1).assign(
+        ticket_id=lambda f: "t" + f["event_id"], opened_date=lambda f: f["occurred_date"])
+    surveys = e.sample(frac=0.03, random_state=2).assign(
+        invitation_id=lambda f: "s" + f["event_id"], responded_date=lambda f: f["occurred_date"],
+        score=lambda f: rng.integers(0, 11, len(f)))
+    with duckdb.connect(str(path)) as con:
+        for schema in ("staging", "marts", "intermediate"):
+            con.execute(f"CREATE SCHEMA {schema}")
+        con.register("o", o)
+        con.execute("""CREATE TABLE staging.stg_shop__orders AS SELECT order_id, customer_id,
+                       CAST(ordered_date AS TIMESTAMP) + INTERVAL 12 HOUR AS ordered_at, CAST(ordered_date AS DATE) AS ordered_date,
+                       status, amount AS net_amount_reporting, cost AS cost_amount_reporting FROM o""")
+        con.register("cust", cust)
+        con.execute("""CREATE TABLE marts.dim_customers AS SELECT customer_id, 'k' || customer_id AS customer_key,
+                       false AS is_unknown_member, CAST(signup_date AS DATE) AS signup_date, 'US' AS country,
+                       'p' AS persona, 'organic' AS acquisition_channel, '25-34' AS age_band, CAST(0 AS BIGINT) AS tenure_days,
+                       CAST(0 AS BIGINT) AS orders_count, 0.0 AS revenue, CAST(NULL AS DOUBLE) AS avg_order_value,
+                       CAST(NULL AS BIGINT) AS recency_days, 'none' AS current_plan, CAST(0 AS BIGINT) AS support_tickets_count,
+                       CAST(NULL AS BIGINT) AS latest_nps_score, CAST(NULL AS BIGINT) AS latest_csat_score,
+                       CAST(NULL AS BIGINT) AS latest_ces_score, 0.0 AS engagement_score, 'x' AS engagement_band FROM cust""")
+        con.register("periods", periods)
+        con.execute("""CREATE TABLE intermediate.int_subscriptions__plan_periods AS SELECT customer_id, plan, is_paid, is_trial,
+                       last_event_type, CAST(from_date AS DATE) AS from_date, CAST(to_date AS DATE) AS to_date FROM periods""")
+        con.register("sub_events", sub_events)
+        con.execute("""CREATE TABLE staging.stg_billing__subscription_events AS SELECT customer_id, event_type,
+                       CAST(occurred_date AS DATE) AS occurred_date FROM sub_events""")
+        con.register("e", e)
+        con.execute("""CREATE TABLE marts.fct_engagement_events AS SELECT event_id, customer_id, true AS is_known_customer,
+                       'app' AS source, event_type, CAST(occurred_date AS TIMESTAMP) + INTERVAL 9 HOUR AS occurred_at,
+                       CAST(occurred_date AS DATE) AS occurred_date, true AS counts_as_activity,
+                       CASE WHEN event_type = 'uninstall' THEN -10.0 ELSE 2.0 END AS weight FROM e""")
+        con.execute(f"""CREATE TABLE marts.customer_engagement_daily AS
+                        WITH days AS (SELECT CAST(range AS DATE) AS score_date FROM range(DATE '{START}', DATE '{END}' + 1, INTERVAL 1 DAY))
+                        SELECT c.customer_id, days.score_date, coalesce(sum(ev.weight), 0) AS score,
+                               coalesce(sum(ev.weight), 0) AS score_app, 0.0 AS score_web, 0.0 AS score_email,
+                               0.0 AS score_social, 0.0 AS score_orders, 0.0 AS score_subscriptions,
+                               0.0 AS score_support, 0.0 AS score_surveys
+                        FROM marts.dim_customers AS c CROSS JOIN days
+                        LEFT JOIN marts.fct_engagement_events AS ev ON ev.customer_id = c.customer_id
+                             AND ev.occurred_date <= days.score_date AND ev.occurred_date > days.score_date - 30
+                        WHERE days.score_date >= c.signup_date
+                        GROUP BY ALL""")
+        con.register("tickets", tickets)
+        con.execute("""CREATE TABLE marts.fct_support_tickets AS SELECT ticket_id, customer_id, true AS is_valid_ticket,
+                       CAST(opened_date AS TIMESTAMP) + INTERVAL 10 HOUR AS opened_at, CAST(opened_date AS DATE) AS opened_date,
+                       CAST(opened_date AS TIMESTAMP) + INTERVAL 14 HOUR AS first_response_at, 14400.0 AS first_response_seconds,
+                       CAST(opened_date AS TIMESTAMP) + INTERVAL 3 DAY AS resolved_at,
+                       CAST(opened_date AS DATE) + 3 AS resolved_date FROM tickets""")
+        con.register("surveys", surveys)
+        con.execute("""CREATE TABLE marts.fct_survey_responses AS SELECT invitation_id, customer_id, true AS is_response,
+                       'nps' AS survey_type, CAST(score AS BIGINT) AS score,
+                       CAST(responded_date AS TIMESTAMP) + INTERVAL 11 HOUR AS responded_at,
+                       CAST(responded_date AS DATE) AS responded_date FROM surveys""")
+    return {"hazard": pd.Series(hazard, index=ids), "churn_day": pd.Series(churn_day, index=ids)}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mlfast") / "warehouse.duckdb"
+    truth = _build(path)
+    return {"path": path, **truth}
+
+
+def test_clv_on_the_synthetic_warehouse(synthetic):
+    from orchestration.ml.clv import compute_clv
+
+    with duckdb.connect(str(synthetic["path"])) as con:
+        result = compute_clv(con, END, annual_discount_rate=0.1)
+    clv, runs = result.customers, result.runs.set_index("model")
+    assert len(clv) == N and clv["customer_id"].is_unique
+    assert bool(runs.loc["bgnbd", "converged"]) and bool(runs.loc["gamma_gamma", "converged"])
+    buyers = clv[clv["orders_count"] > 0]
+    assert np.allclose(buyers["simple_clv"], buyers["avg_order_value"] * buyers["purchase_frequency_per_year"]
+                       * buyers["expected_lifespan_years"] * buyers["gross_margin_share"])
+    assert np.isclose(buyers["gross_margin_share"].iloc[0], 0.4)
+    assert buyers[["expected_purchases_12m", "p_alive", "expected_avg_spend", "clv_12m"]].notna().all().all()
+    # discounted margin CLV is below the undiscounted revenue of the same 52 weeks
+    assert (buyers["clv_12m"] <= buyers["expected_revenue_12m"] * 0.4 + 1e-9).all()
+    assert runs.loc["bgnbd", "holdout_correlation"] > 0.5
+    assert abs(runs.loc["bgnbd", "holdout_total_error_pct"]) < 30
+
+
+def test_churn_training_split_metrics_and_drivers(synthetic, tmp_path):
+    import joblib
+
+    from orchestration.ml.churn import MODEL_NAME, train_and_score
+    from orchestration.ml.churn_features import FEATURES
+
+    with duckdb.connect(str(synthetic["path"])) as con:
+        result = train_and_score(con, END, models_dir=tmp_path / "models", run_id="test")
+    runs = result.runs.set_index("model")
+    model = runs.loc[MODEL_NAME]
+    assert model["trained"], model["message"]
+    assert model["eval_snapshot"] + timedelta(days=90) <= END
+    assert model["train_end_snapshot"] < model["eval_snapshot"]
+    for name in (MODEL_NAME, "recency_rule", "bgnbd_p_alive"):
+        assert 0.5 < runs.loc[name, "roc_auc"] <= 1, name
+        assert runs.loc[name, "pr_auc"] > 0 and runs.loc[name, "top_decile_lift"] >= 1
+    assert model["brier"] is not None and runs.loc["recency_rule", "brier"] is None
+    saved = joblib.load(model["model_path"])
+    assert saved["version"] == model["model_version"] and set(saved["features"]) <= set(FEATURES)
+    scores = result.scores
+    assert len(scores) > 100 and scores["churn_probability"].between(0, 1).all()
+    assert (scores["snapshot_date"] == END).all()
+    assert set(scores["risk_band"]) <= {"high", "medium", "low"}
+    assert scores["driver_1"].notna().all() and (scores["driver_1_effect"] > 0).all()
+    assert set(scores["driver_1"].dropna()) <= set(FEATURES)
+    # eval rows: only customers active on the evaluation snapshot, labelled 90 days later
+    assert len(result.eval_frame) == model["eval_rows"]
+
+
+def test_churn_features_never_see_data_after_their_snapshot(synthetic, tmp_path):
+    """Features of snapshot S; then everything after S changes (orders, events, scores, tickets
+    resolved and opened, surveys, a cancellation the day after S): the features of S stay equal,
+    while those of a later snapshot move (so the edits are seen at all)."""
+    from orchestration.ml.churn_features import FEATURES, snapshot_features
+
+    snapshot, later = START + timedelta(days=100), START + timedelta(days=110)
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(synthetic["path"], copy)
+
+    def features(day):
+        with duckdb.connect(str(copy)) as con:
+            out = snapshot_features(con, [day], END)
+        return out[["customer_id", *FEATURES]].sort_values("customer_id").reset_index(drop=True)
+
+    before, later_before = features(snapshot), features(later)
+    assert len(before) > 100
+    s = f"DATE '{snapshot.isoformat()}'"
+    ts = f"(CAST({s} AS TIMESTAMP) + INTERVAL 1 DAY + INTERVAL 3 HOUR)"
+    with duckdb.connect(str(copy)) as con:
+        con.execute(f"""INSERT INTO staging.stg_shop__orders SELECT * REPLACE (order_id || '-f' AS order_id,
+                        {ts} AS ordered_at, {s} + 1 AS ordered_date, 'completed' AS status) FROM staging.stg_shop__orders""")
+        con.execute(f"UPDATE staging.stg_shop__orders SET ordered_date = {s} + 2 WHERE ordered_date > {s}")
+        con.execute(f"""INSERT INTO marts.fct_engagement_events SELECT * REPLACE (event_id || '-f' AS event_id,
+                        {ts} AS occurred_at, {s} + 1 AS occurred_date) FROM marts.fct_engagement_events""")
+        con.execute(f"UPDATE marts.customer_engagement_daily SET score = score + 500, score_app = 7 WHERE score_date > {s}")
+        con.execute(f"UPDATE marts.fct_support_tickets SET resolved_at = NULL, resolved_date = NULL WHERE resolved_date > {s}")
+        con.execute(f"""INSERT INTO marts.fct_support_tickets SELECT * REPLACE (ticket_id || '-f' AS ticket_id,
+                        {ts} AS opened_at, {s} + 1 AS opened_date) FROM marts.fct_support_tickets""")
+        con.execute(f"""INSERT INTO marts.fct_survey_responses SELECT * REPLACE (invitation_id || '-f' AS invitation_id,
+                        {ts} AS responded_at, {s} + 1 AS responded_date, 0 AS score) FROM marts.fct_survey_responses""")
+        con.execute(f"""INSERT INTO staging.stg_billing__subscription_events
+                        SELECT customer_id, 'cancelled', {s} + 1 FROM marts.dim_customers""")
+        con.execute(f"""UPDATE intermediate.int_subscriptions__plan_periods SET to_date = {s} + 1
+                        WHERE from_date <= {s} AND to_date > {s} + 1""")
+        con.execute(f"""INSERT INTO intermediate.int_subscriptions__plan_periods
+                        SELECT * REPLACE ('none' AS plan, false AS is_paid, 'cancelled' AS last_event_type,
+                                          {s} + 1 AS from_date, DATE '9999-12-31' AS to_date)
+                        FROM intermediate.int_subscriptions__plan_periods WHERE to_date = {s} + 1""")
+    pd.testing.assert_frame_equal(before, features(snapshot))
+    later_after = features(later)
+    assert not later_before.equals(later_after)
+
+
+def test_check_results():
+    from orchestration.ml.assets import churn_check_result, clv_check_result
+    from orchestration.ml.churn import ChurnResult
+    from orchestration.ml.clv import CLVResult
+
+    def clv(converged):
+        runs = pd.DataFrame([{"model": "bgnbd", "converged": converged, "message": "m"},
+                             {"model": "gamma_gamma", "converged": True, "message": "ok"}])
+        return CLVResult(pd.DataFrame(), runs)
+
+    assert clv_check_result(clv(True)).passed
+    assert not clv_check_result(clv(False)).passed
+    assert clv_check_result(clv(None)).passed  # not attempted (too little data): nothing to judge
+
+    def churn(auc, base, trained=True):
+        runs = pd.DataFrame([{"model": "hgb_calibrated", "trained": trained, "roc_auc": auc, "message": "m"},
+                             {"model": "recency_rule", "trained": trained, "roc_auc": base}])
+        return ChurnResult(pd.DataFrame(), runs, pd.DataFrame())
+
+    assert churn_check_result(churn(0.8, 0.7)).passed
+    assert not churn_check_result(churn(0.6, 0.7)).passed
+    assert not churn_check_result(churn(None, 0.7)).passed
+    assert churn_check_result(churn(None, None, trained=False)).passed
+
+
+@pytest.mark.parametrize("failing", ["churn", "clv", None])
+def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_path, monkeypatch, failing, dbt_manifest):
+    """The ML assets, then the customer_360 dbt asset, in one in-process run: a failing check
+    (churn model below the recency rule, or a CLV fit that did not converge) blocks customer_360."""
+    import dagster as dg
+
+    from orchestration.dbt.assets import customer_360_dbt_assets, dbt_cli_resource
+    from orchestration.ml import assets as ml_assets
+    from orchestration.ml import churn as churn_model
+    from orchestration.ml import clv as clv_model
+    from orchestration.resources import WarehouseResource
+    from orchestration.settings import load_settings
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(synthetic["path"], copy)
+    monkeypatch.setenv("CEW_WAREHOUSE_PATH", str(copy))
+    if failing == "churn":
+        real = churn_model.train_and_score
+
+        def worse(*args, **kwargs):
+            result = real(*args, **kwargs)
+            result.runs.loc[result.runs["model"] == churn_model.MODEL_NAME, "roc_auc"] = 0.5
+            result.runs.loc[result.runs["model"] == "recency_rule", "roc_auc"] = 0.9
+            return result
+
+        monkeypatch.setattr(churn_model, "train_and_score", worse)
+    elif failing == "clv":
+        real_clv = clv_model.compute_clv
+
+        def diverged(*args, **kwargs):
+            result = real_clv(*args, **kwargs)
+            result.runs.loc[result.runs["model"] == "bgnbd", "converged"] = False
+            return result
+
+        monkeypatch.setattr(clv_model, "compute_clv", diverged)
+    outcome = dg.materialize(
+        [*ml_assets.ml_assets, customer_360_dbt_assets],
+        resources={"warehouse": WarehouseResource(path=str(copy)), "dbt": dbt_cli_resource(load_settings())},
+        partition_key=END.isoformat(),
+        raise_on_error=False,
+    )
+    checks = {e.asset_check_key.name: e.passed for e in outcome.get_asset_check_evaluations()}
+    assert checks[ml_assets.CHURN_CHECK] is (failing != "churn")
+    assert checks[ml_assets.CLV_CHECK] is (failing != "clv")
+    built = {e.asset_key.to_user_string() for e in outcome.get_asset_materialization_events()}
+    assert {"ml/customer_clv", "ml/customer_churn_scores"} <= built
+    with duckdb.connect(str(copy), read_only=True) as con:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'customer_360'").fetchone()[0]
+        if failing:
+            assert "marts/customer_360" not in built and not exists
+        else:
+            assert "marts/customer_360" in built
+            n, scored, with_clv = con.execute(
+                "SELECT count(*), count(churn_probability), count(clv_12m) FROM marts.customer_360").fetchone()
+            assert n == N and scored > 100 and with_clv > 100
