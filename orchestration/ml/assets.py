@@ -51,8 +51,21 @@ def _append_run(con, table: str, frame, columns: dict[str, str], run_date) -> No
     write_table(con, table, frame, columns, replace=False)
 
 
+def _dropout_at_bound_only(message: str) -> bool:
+    """BG/NBD whose only bound is on the dropout Beta (a and/or b at the search bound): the history
+    shows no detectable dropout, the Beta degenerates at p = a / (a + b) and the predictions are
+    those of that limit. A boundary optimum, not a failed optimisation."""
+    marker = "parameter(s) at the search bound: "
+    if marker not in (message or ""):
+        return False
+    hit = {p.strip() for p in message.split(marker, 1)[1].split(",")}
+    return bool(hit) and hit <= {"a", "b"} and "ABNORMAL" not in message.upper()
+
+
 def clv_check_result(result: clv_model.CLVResult) -> dg.AssetCheckResult:
-    """Fails when a BG/NBD or Gamma-Gamma fit was attempted and did not converge."""
+    """Fails when a BG/NBD or Gamma-Gamma fit was attempted and did not converge. Passes (saying
+    so) when BG/NBD only ran its dropout parameters a, b to the search bound: see
+    ``_dropout_at_bound_only``; ``clv_model_runs.converged`` stays false there."""
     problems, notes = [], []
     for model in ("bgnbd", "gamma_gamma"):
         row = result.run_row(model)
@@ -60,6 +73,8 @@ def clv_check_result(result: clv_model.CLVResult) -> dg.AssetCheckResult:
             notes.append(f"{model}: no orders")
         elif row.get("converged") is None:
             notes.append(f"{model}: {row.get('message')}")
+        elif not row["converged"] and model == "bgnbd" and _dropout_at_bound_only(row.get("message")):
+            notes.append(f"bgnbd: no dropout detectable in the history ({row.get('message')})")
         elif not row["converged"]:
             problems.append(f"{model} did not converge: {row.get('message')}")
     return dg.AssetCheckResult(
@@ -114,7 +129,7 @@ def clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         result = clv_model.compute_clv(
             con, as_of, active_window_days=settings.active_window_days,
             max_lifespan_years=settings.clv_max_lifespan_years,
-            annual_discount_rate=settings.clv_annual_discount_rate, run_id=context.run_id[:12],
+            annual_discount_rate=settings.clv_annual_discount_rate, run_id=context.run.run_id[:12],
         )
         n = write_table(con, "customer_clv", result.customers, clv_model.CUSTOMER_CLV_COLUMNS)
         _append_run(con, "clv_model_runs", result.runs, clv_model.CLV_MODEL_RUNS_COLUMNS, as_of)
@@ -162,7 +177,7 @@ def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         result = churn_model.train_and_score(
             con, as_of, horizon_days=settings.churn_horizon_days, active_window_days=settings.active_window_days,
             snapshot_step_days=settings.churn_snapshot_step_days, models_dir=models_dir(warehouse.path),
-            run_id=context.run_id[:12],
+            run_id=context.run.run_id[:12],
         )
         n = write_table(con, "customer_churn_scores", result.scores, churn_model.CHURN_SCORES_COLUMNS)
         _append_run(con, "churn_model_runs", result.runs, churn_model.CHURN_MODEL_RUNS_COLUMNS, as_of)

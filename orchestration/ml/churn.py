@@ -47,6 +47,7 @@ MODEL_NAME = "hgb_calibrated"
 MODEL_FORMAT_VERSION = 1
 MIN_TRAIN_ROWS = 100
 MIN_CLASS_ROWS = 10
+MIN_KNOWN_ROWS = 30
 RISK_BANDS = ((0.5, "high"), (0.25, "medium"), (0.0, "low"))
 
 CHURN_SCORES_COLUMNS = {
@@ -282,8 +283,9 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     if evaluation["churned"].nunique() < 2:
         return not_trained(f"the evaluation snapshot {s_eval} has one class only")
 
-    # a feature without two distinct values in the training rows carries nothing (and trips the binning)
-    used = [f for f in FEATURES if train[f].nunique(dropna=True) >= 2]
+    # a feature without two distinct values, or known for fewer than MIN_KNOWN_ROWS training rows,
+    # carries nothing (and an all-missing column in a calibration fold trips HGB's binning)
+    used = [f for f in FEATURES if train[f].nunique(dropna=True) >= 2 and train[f].notna().sum() >= MIN_KNOWN_ROWS]
     encoder = _Encoder(list(feats["plan"].dropna().unique()), used)
     mask = encoder.categorical_mask
     started = time.perf_counter()
