@@ -319,6 +319,44 @@ def _ingest(landing: Path, warehouse: Path, result: BenchResult, stage: Stage, l
     return all_days
 
 
+def _ml(warehouse: Path, as_of: date, clv_stage: Stage, churn_stage: Stage, log) -> None:
+    """The ML assets' code on the built warehouse (rows = customers fitted / scored). Nothing is
+    written to schema ml; the churn model is saved under the bench's workdir."""
+    import duckdb
+
+    from orchestration.ml.churn import train_and_score
+    from orchestration.ml.clv import compute_clv
+
+    settings = load_settings()
+    try:
+        with duckdb.connect(str(warehouse)) as con:
+            started = time.perf_counter()
+            clv = compute_clv(con, as_of, active_window_days=settings.active_window_days)
+            clv_stage.seconds = time.perf_counter() - started
+            clv_stage.rows = len(clv.customers)
+            bg = clv.run_row("bgnbd")
+            clv_stage.note = f"BG/NBD fit {(bg.get('fit_seconds') or 0):.2f} s, converged {bg.get('converged')}"
+            log(f"clv fit: {clv_stage.rows:,} customers, {clv_stage.seconds:.1f} s ({clv_stage.note})")
+            started = time.perf_counter()
+            churn = train_and_score(con, as_of, horizon_days=settings.churn_horizon_days,
+                                    active_window_days=settings.active_window_days,
+                                    snapshot_step_days=settings.churn_snapshot_step_days,
+                                    models_dir=warehouse.parent / "models")
+            churn_stage.seconds = time.perf_counter() - started
+            model = churn.metrics("hgb_calibrated")
+            churn_stage.rows = int(model.get("scored_customers") or 0)
+            churn_stage.note = (
+                f"features {churn.seconds.get('features', 0):.1f} s, train {churn.seconds.get('train', 0):.1f} s, "
+                f"score {churn.seconds.get('score', 0):.1f} s, ROC AUC {model.get('roc_auc')}"
+                if model.get("trained") else str(model.get("message"))
+            )
+            log(f"churn: {churn_stage.seconds:.1f} s ({churn_stage.note})")
+    except Exception as exc:  # reported, not raised, like the other stages
+        for stage in (clv_stage, churn_stage):
+            if not stage.seconds:
+                stage.ok, stage.note = False, f"{type(exc).__name__}: {exc}"[:200]
+
+
 def _dbt(warehouse: Path, workdir: Path, first: date, last: date, result: BenchResult, stage: Stage, log) -> None:
     """`dbt build` as a subprocess, as the Dagster dbt assets run it, with its own target folder.
 
@@ -654,7 +692,7 @@ def run_benchmark(
     workdir.mkdir(parents=True, exist_ok=True)
     result = BenchResult(customers, days, seed, workdir, datetime.now())
     cpu_at_start = _cpu_seconds()
-    stages = {name: Stage(name) for name in ("generate", "ingest", "dbt build", "baseline")}
+    stages = {name: Stage(name) for name in ("generate", "ingest", "dbt build", "clv fit", "churn train + score", "baseline")}
     result.stages = stages
     landing, warehouse = workdir / "landing", workdir / "warehouse.duckdb"
 
@@ -673,6 +711,10 @@ def run_benchmark(
         _dbt(warehouse, workdir, all_days[0], all_days[-1], result, stages["dbt build"], log)
         stages["dbt build"].peak_bytes = memory.end_stage()
         _warehouse_facts(warehouse, result)
+
+        memory.start_stage()
+        _ml(warehouse, all_days[-1], stages["clv fit"], stages["churn train + score"], log)
+        stages["churn train + score"].peak_bytes = stages["clv fit"].peak_bytes = memory.end_stage()
 
         memory.start_stage()
         _baseline(landing, result, stages["baseline"], log)
