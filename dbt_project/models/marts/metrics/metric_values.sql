@@ -2,6 +2,7 @@
 -- segment, as the union of the domain marts (one per domain; see docs/metrics-framework.md).
 {%- set domain_marts = [
     ref('mart_survey__metrics'),
+    ref('mart_support__metrics'),
     ref('mart_retention__metrics'),
     ref('mart_revenue__metrics'),
     ref('mart_acquisition__metrics'),
