@@ -13,6 +13,7 @@
 -- Days before the customer's first active day have no row (never active yet).
 -- plan / is_paid = end-of-day subscription state of d (int_subscriptions__plan_periods; 'none'
 -- before any subscription event). Consecutive rows may carry equal values (e.g. a renewal).
+-- Statuses dated after as_of_date() are projections assuming no further order or subscription event.
 {%- set far_future = "cast('9999-12-31' as date)" %}
 
 with spells as (
