@@ -13,6 +13,7 @@
 --   trial_to_paid = 100 x trial_converted / (trial_converted + trial_expired), by the event's
 --                   occurred_date: trials that ended in the period. A trial still running (only
 --                   trial_started) counts in neither part.
+-- Spend without an fx rate adds 0; a period with signups but no spend row has cac 0.
 {%- set double = type_double() %}
 {%- set string = dbt.type_string() %}
 
