@@ -3,6 +3,7 @@
 {%- set domain_marts = [
     ref('mart_survey__metrics'),
     ref('mart_support__metrics'),
+    ref('mart_engagement__metrics'),
     ref('mart_retention__metrics'),
     ref('mart_revenue__metrics'),
     ref('mart_acquisition__metrics'),
