@@ -93,10 +93,9 @@ attributed as (
         {%- set customer_value = 'customers.' ~ name %}
         {%- endif %}
         {%- if name in segment_overrides %}
-        coalesce(observations.{{ name }}, {{ customer_value }}) as {{ name }},
-        {%- else %}
-        {{ customer_value }} as {{ name }},
+        {%- set customer_value = 'coalesce(observations.' ~ name ~ ', ' ~ customer_value ~ ')' %}
         {%- endif %}
+        coalesce(cast({{ customer_value }} as {{ dbt.type_string() }}), 'unknown') as {{ name }},
         {%- endfor %}
         observations.numerator,
         observations.denominator,
@@ -112,18 +111,37 @@ attributed as (
         and observations.period_start <= plan_periods.to_date
 ),
 
--- shrink to one row per combination of segment values before the unpivot
-combinations as (
+-- one pass: a grouping set per segment (the customer segments are never null here, so
+-- grouping() alone tells which set a row belongs to; channel/touchpoint may be null and their
+-- null groups are dropped below)
+segment_parts as (
     select
-        metric_name, period_grain, period_start, channel, touchpoint, country, acquisition_channel,
-        plan, persona, age_band, income_band, gender,
+        metric_name,
+        period_grain,
+        period_start,
+        case
+            {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+            when grouping({{ name }}) = 0 then '{{ name }}'
+            {%- endfor %}
+            else 'all'
+        end as segment_name,
+        case
+            {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+            when grouping({{ name }}) = 0 then {{ name }}
+            {%- endfor %}
+            else 'all'
+        end as segment_value,
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         sum(sample_size) as sample_size,
         sum(sum_squares) as sum_squares
     from attributed
-    group by metric_name, period_grain, period_start, channel, touchpoint, country, acquisition_channel,
-        plan, persona, age_band, income_band, gender
+    group by grouping sets (
+        (metric_name, period_grain, period_start),
+        {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+        (metric_name, period_grain, period_start, {{ name }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    )
 ),
 
 allowed_segments as (
@@ -147,28 +165,12 @@ empty_periods as (
 ),
 
 unpivoted as (
-    select
-        combinations.metric_name,
-        combinations.period_grain,
-        combinations.period_start,
-        allowed_segments.segment_name,
-        case allowed_segments.segment_name
-            when 'all' then 'all'
-            {%- for name in customer_segment_names() %}
-            when '{{ name }}' then coalesce(cast(combinations.{{ name }} as {{ dbt.type_string() }}), 'unknown')
-            {%- endfor %}
-            when 'channel' then combinations.channel
-            when 'touchpoint' then combinations.touchpoint
-        end as segment_value,
-        combinations.numerator,
-        combinations.denominator,
-        combinations.sample_size,
-        combinations.sum_squares
-    from combinations
+    select segment_parts.*
+    from segment_parts
     inner join allowed_segments
-        on allowed_segments.metric_name = combinations.metric_name
-    where (allowed_segments.segment_name <> 'channel' or combinations.channel is not null)
-        and (allowed_segments.segment_name <> 'touchpoint' or combinations.touchpoint is not null)
+        on allowed_segments.metric_name = segment_parts.metric_name
+        and allowed_segments.segment_name = segment_parts.segment_name
+    where segment_parts.segment_value is not null
     union all
     select * from empty_periods
 )
