@@ -136,7 +136,7 @@ def run(landing: Path | None, warehouse: Path | None, day: str | None, from_day:
 @cli.command()
 @click.option("--check", is_flag=True, help="Fail if a generated file is out of date instead of writing it.")
 def codegen(check: bool) -> None:
-    """Regenerate dbt sources.yml and docs/landing-contract.md from the source catalog."""
+    """Regenerate dbt sources.yml, docs/landing-contract.md and the README settings table from the catalog and settings."""
     from orchestration import codegen as cg
 
     if check:

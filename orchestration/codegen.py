@@ -163,7 +163,22 @@ def render_settings_table() -> str:
     return "\n".join(rows)
 
 
-GENERATED: dict[Path, callable] = {SOURCES_YML: render_sources_yml, CONTRACT_DOC: render_contract_doc}
+README = REPO_ROOT / "README.md"
+_SETTINGS_START, _SETTINGS_END = "<!-- settings-table -->\n", "\n<!-- /settings-table -->"
+
+
+def render_readme() -> str:
+    """README.md with its settings table (between the markers) regenerated from SETTINGS_DOC."""
+    text = README.read_text(encoding="utf-8")
+    head, rest = text.split(_SETTINGS_START, 1)
+    return head + _SETTINGS_START + render_settings_table() + _SETTINGS_END + rest.split(_SETTINGS_END, 1)[1]
+
+
+GENERATED: dict[Path, callable] = {
+    SOURCES_YML: render_sources_yml,
+    CONTRACT_DOC: render_contract_doc,
+    README: render_readme,
+}
 
 
 def write_all() -> list[Path]:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.alerts.assets import alert_notifications
 from orchestration.dbt.assets import warehouse_dbt_assets
 from orchestration.ingestion.assets import ingestion_assets
 from orchestration.jobs import nightly_job
@@ -11,7 +12,7 @@ from orchestration.sensors import landing_sensor
 from orchestration.settings import load_settings
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, warehouse_dbt_assets],
+    assets=[*ingestion_assets, warehouse_dbt_assets, alert_notifications],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],

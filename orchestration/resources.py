@@ -39,6 +39,39 @@ class LandingZoneResource(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class AlertChannelsResource(dg.ConfigurableResource):
+    """Where metric alerts go besides the log: a JSON webhook and/or SMTP e-mail (empty = off)."""
+
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    email_from: str = "warehouse@localhost"
+    email_to: str = ""  # comma-separated
+
+    def notifiers(self) -> list:
+        from orchestration.alerts.notifiers import EmailNotifier, WebhookNotifier
+
+        out: list = []
+        if self.webhook_url:
+            out.append(WebhookNotifier(self.webhook_url))
+        if self.smtp_host and self.email_to:
+            out.append(
+                EmailNotifier(
+                    host=self.smtp_host,
+                    port=self.smtp_port,
+                    sender=self.email_from,
+                    recipients=[r.strip() for r in self.email_to.split(",") if r.strip()],
+                    username=self.smtp_user or None,
+                    password=self.smtp_password or None,
+                    starttls=self.smtp_starttls,
+                )
+            )
+        return out
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     from orchestration.dbt.assets import dbt_cli_resource
 
@@ -46,4 +79,14 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "landing": LandingZoneResource(path=str(settings.landing_dir)),
         "dbt": dbt_cli_resource(settings),
+        "alert_channels": AlertChannelsResource(
+            webhook_url=settings.alert_webhook_url,
+            smtp_host=settings.alert_smtp_host,
+            smtp_port=settings.alert_smtp_port,
+            smtp_user=settings.alert_smtp_user,
+            smtp_password=settings.alert_smtp_password,
+            smtp_starttls=settings.alert_smtp_starttls,
+            email_from=settings.alert_email_from,
+            email_to=settings.alert_email_to,
+        ),
     }

@@ -24,6 +24,15 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_ACTIVE_WINDOW_DAYS": ("90", "A customer with a completed order in this many days is active."),
     "CEW_ENGAGEMENT_WINDOW_DAYS": ("30", "Trailing window of the engagement score, days."),
     "CEW_CHURN_HORIZON_DAYS": ("90", "Churn label horizon, days."),
+    "CEW_SURVEY_FATIGUE_INVITATIONS": ("3", "A customer with more survey invitations than this in 30 days is flagged as fatigued."),
+    "CEW_ALERT_WEBHOOK_URL": ("", "POST new metric alerts as JSON to this URL (empty = off)."),
+    "CEW_ALERT_SMTP_HOST": ("", "SMTP server for alert e-mails (empty = off)."),
+    "CEW_ALERT_SMTP_PORT": ("25", "SMTP port."),
+    "CEW_ALERT_SMTP_USER": ("", "SMTP login (empty = none)."),
+    "CEW_ALERT_SMTP_PASSWORD": ("", "SMTP password."),
+    "CEW_ALERT_SMTP_STARTTLS": ("false", "Use STARTTLS on the SMTP connection."),
+    "CEW_ALERT_EMAIL_FROM": ("warehouse@localhost", "Sender of alert e-mails."),
+    "CEW_ALERT_EMAIL_TO": ("", "Comma-separated recipients of alert e-mails."),
     "CEW_DBT_TARGET": ("duckdb", "dbt target in profiles.yml (duckdb, postgres, spark)."),
     "CEW_START_DATE": ("2026-01-01", "First day of the daily partitions."),
     "CEW_SCHEDULE_ENABLED": ("false", "Start the nightly schedule and landing sensor switched on in the UI."),
@@ -49,6 +58,15 @@ class Settings:
     active_window_days: int = field(default_factory=lambda: int(_get("CEW_ACTIVE_WINDOW_DAYS")))
     engagement_window_days: int = field(default_factory=lambda: int(_get("CEW_ENGAGEMENT_WINDOW_DAYS")))
     churn_horizon_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_HORIZON_DAYS")))
+    survey_fatigue_invitations: int = field(default_factory=lambda: int(_get("CEW_SURVEY_FATIGUE_INVITATIONS")))
+    alert_webhook_url: str = field(default_factory=lambda: _get("CEW_ALERT_WEBHOOK_URL"))
+    alert_smtp_host: str = field(default_factory=lambda: _get("CEW_ALERT_SMTP_HOST"))
+    alert_smtp_port: int = field(default_factory=lambda: int(_get("CEW_ALERT_SMTP_PORT")))
+    alert_smtp_user: str = field(default_factory=lambda: _get("CEW_ALERT_SMTP_USER"))
+    alert_smtp_password: str = field(default_factory=lambda: _get("CEW_ALERT_SMTP_PASSWORD"))
+    alert_smtp_starttls: bool = field(default_factory=lambda: _get("CEW_ALERT_SMTP_STARTTLS").lower() in ("1", "true", "yes"))
+    alert_email_from: str = field(default_factory=lambda: _get("CEW_ALERT_EMAIL_FROM"))
+    alert_email_to: str = field(default_factory=lambda: _get("CEW_ALERT_EMAIL_TO"))
     dbt_target: str = field(default_factory=lambda: _get("CEW_DBT_TARGET"))
     start_date: str = field(default_factory=lambda: _get("CEW_START_DATE"))
     schedule_enabled: bool = field(
@@ -65,6 +83,7 @@ class Settings:
             "CEW_ACTIVE_WINDOW_DAYS": str(self.active_window_days),
             "CEW_ENGAGEMENT_WINDOW_DAYS": str(self.engagement_window_days),
             "CEW_CHURN_HORIZON_DAYS": str(self.churn_horizon_days),
+            "CEW_SURVEY_FATIGUE_INVITATIONS": str(self.survey_fatigue_invitations),
         }
 
 

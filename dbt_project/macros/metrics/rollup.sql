@@ -119,6 +119,22 @@ allowed_segments as (
     {{ _metric_segment_pairs(domain) }}
 ),
 
+-- one segment-'all' row of zero parts per metric and period, so empty periods are not missing
+empty_periods as (
+    select
+        attributes.metric_name,
+        periods.period_grain,
+        periods.period_start,
+        'all' as segment_name,
+        'all' as segment_value,
+        0 as numerator,
+        case when attributes.kind = 'count' then null else 0 end as denominator,
+        0 as sample_size,
+        0 as sum_squares
+    from ({{ _metric_attributes(domain) }}) as attributes
+    cross join {{ ref('int_metric_periods') }} as periods
+),
+
 unpivoted as (
     select
         combinations.metric_name,
@@ -142,6 +158,8 @@ unpivoted as (
         on allowed_segments.metric_name = combinations.metric_name
     where (allowed_segments.segment_name <> 'channel' or combinations.channel is not null)
         and (allowed_segments.segment_name <> 'touchpoint' or combinations.touchpoint is not null)
+    union all
+    select * from empty_periods
 )
 
 select
@@ -216,11 +234,14 @@ select
     cast(denominator as {{ double }}) as denominator,
     cast(case when kind = 'count' then numerator else scale * mean_x end as {{ double }}) as value,
     cast(sample_size as {{ dbt.type_bigint() }}) as sample_size,
+    -- greatest/least skip nulls on some engines: test half_width first
     cast(case
+        when half_width is null then null
         when ci_method = 'trinomial' then greatest(scale * (ci_centre - half_width), -100)
         else scale * (ci_centre - half_width)
     end as {{ double }}) as ci_low,
     cast(case
+        when half_width is null then null
         when ci_method = 'trinomial' then least(scale * (ci_centre + half_width), 100)
         else scale * (ci_centre + half_width)
     end as {{ double }}) as ci_high,
@@ -240,4 +261,28 @@ finalized as (
 )
 
 select * from finalized
+{%- endmacro %}
+
+{#- Observation rows of metrics that are additive over time -> the observation-model columns
+    for all three grains. `relation` has metric_name, customer_id, channel, touchpoint,
+    observed_date (reporting-tz date) and x (the observed value: 0/1 for proportions, the
+    score or duration for means, the amount for sums); each row counts once in sample_size
+    and the denominator. Periods after as_of_date() are left out. -#}
+{% macro additive_observations(relation) -%}
+    {%- set double = type_double() -%}
+    select
+        cast(observations.metric_name as {{ dbt.type_string() }}) as metric_name,
+        cast(grains.period_grain as {{ dbt.type_string() }}) as period_grain,
+        {{ period_start('grains.period_grain', 'observations.observed_date') }} as period_start,
+        cast(observations.customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(observations.channel as {{ dbt.type_string() }}) as channel,
+        cast(observations.touchpoint as {{ dbt.type_string() }}) as touchpoint,
+        cast(sum(observations.x) as {{ double }}) as numerator,
+        cast(count(*) as {{ double }}) as denominator,
+        cast(count(*) as {{ dbt.type_bigint() }}) as sample_size,
+        cast(sum(observations.x * observations.x) as {{ double }}) as sum_squares
+    from {{ relation }} as observations
+    cross join ({{ metric_grains() }}) as grains
+    where observations.observed_date <= {{ as_of_date() }}
+    group by 1, 2, 3, 4, 5, 6
 {%- endmacro %}

@@ -34,24 +34,6 @@ observations as (
     select 'survey_response_rate', customer_id, channel, touchpoint, sent_date,
         case when responded_at is not null then 1 else 0 end
     from invitations
-),
-
-grains as (
-    {{ metric_grains() }}
 )
 
-select
-    cast(observations.metric_name as {{ dbt.type_string() }}) as metric_name,
-    cast(grains.period_grain as {{ dbt.type_string() }}) as period_grain,
-    {{ period_start('grains.period_grain', 'observations.observed_date') }} as period_start,
-    cast(observations.customer_id as {{ dbt.type_string() }}) as customer_id,
-    cast(observations.channel as {{ dbt.type_string() }}) as channel,
-    cast(observations.touchpoint as {{ dbt.type_string() }}) as touchpoint,
-    cast(sum(observations.x) as {{ double }}) as numerator,
-    cast(count(*) as {{ double }}) as denominator,
-    cast(count(*) as {{ dbt.type_bigint() }}) as sample_size,
-    cast(sum(observations.x * observations.x) as {{ double }}) as sum_squares
-from observations
-cross join grains
-where observations.observed_date <= {{ as_of_date() }}
-group by 1, 2, 3, 4, 5, 6
+{{ additive_observations('observations') }}

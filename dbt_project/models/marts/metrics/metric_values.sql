@@ -8,6 +8,7 @@
     ref('mart_social__metrics'),
     ref('mart_app__metrics'),
     ref('mart_events__metrics'),
+    ref('mart_support__metrics'),
 ] %}
 
 {% for mart in domain_marts %}

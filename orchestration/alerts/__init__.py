@@ -1,0 +1,1 @@
+"""Alerting: metric_alerts rows -> notifications (log, JSON webhook, e-mail)."""
