@@ -8,7 +8,7 @@
 -- with), end = followers on the latest day on or before the period's last day capped at
 -- as_of_date(); numerator end - start, denominator start. A period of a platform is emitted
 -- when the platform has an account row in it; without an earlier row (history starts inside
--- the period) its parts are null and so is the value.
+-- the period) its parts are 0 / 0, so the value is null (sample_size 0).
 {%- set double = type_double() %}
 
 with interactions as (
@@ -111,8 +111,9 @@ follower_observations as (
         period_days.period_start,
         cast(null as {{ dbt.type_string() }}) as customer_id,
         period_days.platform as channel,
-        end_counts.followers - start_counts.followers as numerator,
-        cast(start_counts.followers as {{ double }}) as denominator,
+        -- no earlier row: 0 / 0, so the value is null (sample_size 0 says why)
+        coalesce(end_counts.followers - start_counts.followers, 0) as numerator,
+        cast(coalesce(start_counts.followers, 0) as {{ double }}) as denominator,
         case when start_counts.followers is not null then 1 else 0 end as sample_size
     from period_days
     inner join account_days as end_counts
