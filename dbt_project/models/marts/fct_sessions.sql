@@ -53,24 +53,37 @@ hits as (
     select * from app_hits
 ),
 
-lagged as (
-    select
-        hits.*,
-        lag(occurred_at) over (partition by source, visitor_key order by occurred_at, event_id) as previous_at
-    from hits
-),
-
+-- window 1: the new-session flag; the first hit's attributes are kept on that hit only, so the
+-- second window sorts narrow rows
 flagged as (
     select
-        lagged.*,
-        case
-            when previous_at is null then 1
-            when occurred_at > {{ dbt.dateadd('minute', gap_minutes, 'previous_at') }} then 1
-            else 0
-        end as is_session_start
-    from lagged
+        source,
+        visitor_key,
+        customer_id,
+        event_id,
+        event_type,
+        occurred_at,
+        is_session_start,
+        case when is_session_start = 1 then page_url end as start_page_url,
+        case when is_session_start = 1 then referrer_host end as start_referrer_host,
+        case when is_session_start = 1 then utm_source end as start_utm_source,
+        case when is_session_start = 1 then utm_medium end as start_utm_medium,
+        case when is_session_start = 1 then utm_campaign end as start_utm_campaign,
+        case when is_session_start = 1 then device end as start_device,
+        platform
+    from (
+        select
+            hits.*,
+            case
+                when lag(occurred_at) over (partition by source, visitor_key order by occurred_at, event_id) is null then 1
+                when occurred_at > {{ dbt.dateadd('minute', gap_minutes, 'lag(occurred_at) over (partition by source, visitor_key order by occurred_at, event_id)') }} then 1
+                else 0
+            end as is_session_start
+        from hits
+    ) as lagged
 ),
 
+-- window 2: running sum of the flags = session number within the key
 numbered as (
     select
         flagged.*,
@@ -94,12 +107,12 @@ sessions as (
         count(*) as hits,
         sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
-        max(case when is_session_start = 1 then page_url end) as landing_page_url,
-        max(case when is_session_start = 1 then referrer_host end) as referrer_host,
-        max(case when is_session_start = 1 then utm_source end) as utm_source,
-        max(case when is_session_start = 1 then utm_medium end) as utm_medium,
-        max(case when is_session_start = 1 then utm_campaign end) as utm_campaign,
-        max(case when is_session_start = 1 then device end) as device,
+        max(start_page_url) as landing_page_url,
+        max(start_referrer_host) as referrer_host,
+        max(start_utm_source) as utm_source,
+        max(start_utm_medium) as utm_medium,
+        max(start_utm_campaign) as utm_campaign,
+        max(start_device) as device,
         max(platform) as platform
     from numbered
     group by source, visitor_key, session_number
