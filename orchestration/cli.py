@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from orchestration.settings import SETTINGS_DOC
+from orchestration.settings import SETTINGS_DOC, load_settings
 
 
 def _echo(message: str) -> None:
@@ -174,6 +174,22 @@ def bench(customers: int, days: int, seed: int, workdir: Path | None, results: P
     from orchestration.bench import run_benchmark
 
     run_benchmark(customers=customers, days=days, seed=seed, workdir=workdir, results_path=results, log=_echo)
+
+
+@cli.command(name="engagement-report")
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The generator's truth_customers.parquet (in <landing>_meta/).",
+)
+def engagement_report_command(warehouse: Path | None, truth: Path) -> None:
+    """Band shares of the current engagement score and its ROC AUC against real churn (demo data)."""
+    from orchestration.evaluation.engagement import engagement_report
+
+    path = warehouse or load_settings().warehouse_path
+    click.echo(engagement_report(path, truth).markdown())
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_PII_HASH_KEY": ("change-me", "Secret key of the keyed hash that pseudonymises customers."),
     "CEW_ACTIVE_WINDOW_DAYS": ("90", "A customer with a completed order in this many days is active."),
     "CEW_ENGAGEMENT_WINDOW_DAYS": ("30", "Trailing window of the engagement score, days."),
+    "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": ("", "Optional half-life (days) of an exponential decay of event weights in the score; empty = no decay."),
+    "CEW_ENGAGEMENT_DROP_SHARE": ("0.3", "Week-over-week fall of the engagement score (share, 0.3 = 30%) that raises score_drop_alert."),
     "CEW_CHURN_HORIZON_DAYS": ("90", "Churn label horizon, days."),
     "CEW_SURVEY_FATIGUE_INVITATIONS": ("3", "A customer with more survey invitations than this in 30 days is flagged as fatigued."),
     "CEW_ALERT_WEBHOOK_URL": ("", "POST new metric alerts as JSON to this URL (empty = off)."),
@@ -57,6 +59,8 @@ class Settings:
     pii_hash_key: str = field(default_factory=lambda: _get("CEW_PII_HASH_KEY"))
     active_window_days: int = field(default_factory=lambda: int(_get("CEW_ACTIVE_WINDOW_DAYS")))
     engagement_window_days: int = field(default_factory=lambda: int(_get("CEW_ENGAGEMENT_WINDOW_DAYS")))
+    engagement_decay_half_life_days: str = field(default_factory=lambda: _get("CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS"))
+    engagement_drop_share: float = field(default_factory=lambda: float(_get("CEW_ENGAGEMENT_DROP_SHARE")))
     churn_horizon_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_HORIZON_DAYS")))
     survey_fatigue_invitations: int = field(default_factory=lambda: int(_get("CEW_SURVEY_FATIGUE_INVITATIONS")))
     alert_webhook_url: str = field(default_factory=lambda: _get("CEW_ALERT_WEBHOOK_URL"))
@@ -82,6 +86,8 @@ class Settings:
             "CEW_PII_HASH_KEY": self.pii_hash_key,
             "CEW_ACTIVE_WINDOW_DAYS": str(self.active_window_days),
             "CEW_ENGAGEMENT_WINDOW_DAYS": str(self.engagement_window_days),
+            "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": self.engagement_decay_half_life_days,
+            "CEW_ENGAGEMENT_DROP_SHARE": str(self.engagement_drop_share),
             "CEW_CHURN_HORIZON_DAYS": str(self.churn_horizon_days),
             "CEW_SURVEY_FATIGUE_INVITATIONS": str(self.survey_fatigue_invitations),
         }

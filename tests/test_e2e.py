@@ -23,7 +23,8 @@ START = date(2026, 2, 1)
 DAYS = 12
 SPLIT = 6  # first run: days 1-6, second run: days 7-12
 CEW = str(Path(sys.executable).parent / "cew")
-LOAD_COLUMNS = {"_loaded_at", "load_id", "loaded_at", "seconds"}
+# columns that say when or by which run a row was written: they change on every run by design
+LOAD_COLUMNS = {"_loaded_at", "load_id", "loaded_at", "seconds", "computed_at"}
 
 
 def cew(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -103,10 +103,15 @@ FILES = {
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
+def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("survey_support")
     path = build_tiny_warehouse(root, FILES, RUN_DATE, "+metric_values +mart_survey_fatigue +fct_support_tickets +dim_metrics")
-    con = duckdb.connect(str(path), read_only=True)
+    return root, path
+
+
+@pytest.fixture(scope="module")
+def warehouse(built):
+    con = duckdb.connect(str(built[1]), read_only=True)
     yield con
     con.close()
 
@@ -233,3 +238,27 @@ def test_survey_fatigue_flags_customers_above_the_setting(warehouse):
 def test_every_metric_of_the_registry_is_documented(warehouse):
     names = {r[0] for r in warehouse.execute("SELECT metric_name FROM marts.dim_metrics").fetchall()}
     assert {"nps", "csat", "ces", "aht_seconds", "fcr", "churn_rate", "dau", "bounce_rate"} <= names
+
+
+def test_dbt_docs_generate_works_offline_and_describes_the_kpi_store(built):
+    """BI users read the column descriptions in dbt docs; generating them needs no network."""
+    import json
+
+    from tests.support.postgres import run_dbt
+
+    import shutil
+
+    root, path = built
+    # the module's read-only connection holds the file; a DuckDB writer cannot open it beside that
+    path = shutil.copy(path, root / "docs.duckdb")
+    done = run_dbt(
+        ["docs", "generate", "--vars", json.dumps({"run_date": RUN_DATE.isoformat()})],
+        {"CEW_WAREHOUSE_PATH": str(path), "CEW_DBT_TARGET": "duckdb"},
+        target_path=root / "target", log_path=root / "logs",
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    catalog = json.loads((root / "target" / "catalog.json").read_text())
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    node = "model.customer_engagement.metric_values"
+    assert {"metric_name", "value", "ci_low", "ci_high"} <= {c.lower() for c in catalog["nodes"][node]["columns"]}
+    assert all(col["description"] for col in manifest["nodes"][node]["columns"].values())

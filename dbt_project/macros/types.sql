@@ -21,3 +21,20 @@
 {% macro spark__type_double() -%}
     double
 {%- endmacro %}
+
+{#- Median of a numeric expression as an aggregate. -#}
+{% macro median(expr) -%}
+    {{ return(adapter.dispatch('median')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__median(expr) -%}
+    median({{ expr }})
+{%- endmacro %}
+
+{% macro spark__median(expr) -%}
+    percentile({{ expr }}, 0.5)
+{%- endmacro %}

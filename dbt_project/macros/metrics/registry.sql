@@ -113,6 +113,15 @@
          'description': '100 x attended / registrations of held events'},
         {'name': 'event_fill_rate', 'domain': 'events', 'kind': 'ratio', 'scale': 100, 'ci': 'none', 'unit': 'percent', 'segments': ['all', 'channel'],
          'description': '100 x registrations / capacity'},
+
+        {'name': 'engagement_score_mean', 'domain': 'engagement', 'kind': 'mean', 'scale': 1, 'ci': 'none', 'unit': 'points', 'segments': customer,
+         'description': 'mean engagement score of the scored customers on the last day of the period (the run date for the running period)'},
+        {'name': 'pct_at_risk', 'domain': 'engagement', 'kind': 'ratio', 'scale': 100, 'ci': 'wilson', 'unit': 'percent', 'segments': customer,
+         'description': '100 x scored customers in band at_risk on the last day of the period / scored customers'},
+        {'name': 'pct_power_users', 'domain': 'engagement', 'kind': 'ratio', 'scale': 100, 'ci': 'wilson', 'unit': 'percent', 'segments': customer,
+         'description': '100 x scored customers in band power_user on the last day of the period / scored customers'},
+        {'name': 'pct_score_drops', 'domain': 'engagement', 'kind': 'ratio', 'scale': 100, 'ci': 'wilson', 'unit': 'percent', 'segments': customer,
+         'description': '100 x scored customers whose score fell by more than engagement_drop_share week over week (score_drop_alert) on the last day of the period / scored customers'},
     ] -%}
     {{ return(metrics) }}
 {%- endmacro %}

@@ -56,8 +56,14 @@
 {#- Observations -> one row per metric x grain x period x segment with summed parts.
     Customer segments come from dim_customers (current attributes); plan is the plan held at the
     period's start (int_subscriptions__plan_periods, 'none' without one); rows without a customer
-    count in 'all' and as 'unknown' in each customer segment. -#}
-{% macro metric_rollup(domain, observations) -%}
+    count in 'all' and as 'unknown' in each customer segment.
+    segment_overrides: optional list of customer segment names (e.g. ['acquisition_channel'])
+    for which the observation model carries a column of the same name; where that column is not
+    null it replaces the customer's value (marketing spend has no customer but has a channel). -#}
+{% macro metric_rollup(domain, observations, segment_overrides=[]) -%}
+{%- for name in segment_overrides if name not in customer_segment_names() -%}
+    {{ exceptions.raise_compiler_error("segment override '" ~ name ~ "' is not a customer segment") }}
+{%- endfor -%}
 with observations as (
     select * from {{ observations }}
 ),
@@ -80,13 +86,18 @@ attributed as (
         observations.period_start,
         observations.channel,
         observations.touchpoint,
-        customers.country,
-        customers.acquisition_channel,
-        case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end as plan,
-        customers.persona,
-        customers.age_band,
-        customers.income_band,
-        customers.gender,
+        {%- for name in customer_segment_names() %}
+        {%- if name == 'plan' %}
+        {%- set customer_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
+        {%- else %}
+        {%- set customer_value = 'customers.' ~ name %}
+        {%- endif %}
+        {%- if name in segment_overrides %}
+        coalesce(observations.{{ name }}, {{ customer_value }}) as {{ name }},
+        {%- else %}
+        {{ customer_value }} as {{ name }},
+        {%- endif %}
+        {%- endfor %}
         observations.numerator,
         observations.denominator,
         observations.sample_size,
@@ -250,10 +261,11 @@ select
 from intervals
 {%- endmacro %}
 
-{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`. -#}
-{% macro metric_mart(domain, observations) -%}
+{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides:
+    see metric_rollup. -#}
+{% macro metric_mart(domain, observations, segment_overrides=[]) -%}
 with rolled_up as (
-    {{ metric_rollup(domain, observations) | indent(4) }}
+    {{ metric_rollup(domain, observations, segment_overrides) | indent(4) }}
 ),
 
 finalized as (

@@ -68,6 +68,11 @@ latest_scores as (
     group by customer_id
 ),
 
+engagement as (
+    select customer_id, score, band, score_drop_alert, is_pql
+    from {{ ref('customer_engagement_current') }}
+),
+
 crm_customer_rows as (
     select
         customers.customer_id,
@@ -112,6 +117,9 @@ crm_customer_rows as (
         latest_scores.latest_nps_score,
         latest_scores.latest_csat_score,
         latest_scores.latest_ces_score,
+        engagement.score as engagement_score,
+        engagement.band as engagement_band,
+        engagement.is_pql,
         customers.updated_at as crm_updated_at
     from customers
     left join completed_orders on completed_orders.customer_id = customers.customer_id
@@ -119,6 +127,7 @@ crm_customer_rows as (
     left join latest_subscription_event on latest_subscription_event.customer_id = customers.customer_id
     left join support_tickets on support_tickets.customer_id = customers.customer_id
     left join latest_scores on latest_scores.customer_id = customers.customer_id
+    left join engagement on engagement.customer_id = customers.customer_id
 ),
 
 unknown_member_row as (
@@ -158,6 +167,9 @@ unknown_member_row as (
         cast(null as {{ bigint }}) as latest_nps_score,
         cast(null as {{ bigint }}) as latest_csat_score,
         cast(null as {{ bigint }}) as latest_ces_score,
+        cast(null as {{ double }}) as engagement_score,
+        cast(null as {{ string }}) as engagement_band,
+        cast(null as boolean) as is_pql,
         cast(null as {{ ts }}) as crm_updated_at
 ),
 
@@ -203,5 +215,8 @@ select
     cast(latest_nps_score as {{ bigint }}) as latest_nps_score,
     cast(latest_csat_score as {{ bigint }}) as latest_csat_score,
     cast(latest_ces_score as {{ bigint }}) as latest_ces_score,
+    cast(engagement_score as {{ double }}) as engagement_score,
+    cast(engagement_band as {{ string }}) as engagement_band,
+    cast(is_pql as boolean) as is_pql,
     cast(crm_updated_at as {{ ts }}) as crm_updated_at
 from all_members

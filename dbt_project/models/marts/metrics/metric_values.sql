@@ -9,6 +9,10 @@
     ref('mart_app__metrics'),
     ref('mart_events__metrics'),
     ref('mart_support__metrics'),
+    ref('mart_engagement__metrics'),
+    ref('mart_retention__metrics'),
+    ref('mart_revenue__metrics'),
+    ref('mart_acquisition__metrics'),
 ] %}
 
 {% for mart in domain_marts %}

@@ -1,0 +1,68 @@
+{#- The engagement score's vocabulary and arithmetic (metrics.md "Engagement score"). -#}
+
+{#- Every (source, event_type) fct_engagement_events can emit: what seed engagement_event_weights
+    may weigh. A new source or event type in int_engagement_events__unioned goes here too. -#}
+{% macro engagement_event_types() -%}
+    {{ return({
+        'web': ['page_view', 'click', 'form_submit', 'signup', 'add_to_cart', 'purchase', 'newsletter_signup', 'video_play'],
+        'app': ['install', 'uninstall', 'app_open', 'feature_used', 'message_sent', 'invite_sent', 'video_call'],
+        'email': ['sent', 'delivered', 'open', 'click', 'bounce', 'unsubscribe', 'spam_report'],
+        'social': ['impression', 'like', 'comment', 'share', 'repost', 'mention', 'reply', 'follow', 'unfollow', 'dm'],
+        'orders': ['completed', 'returned', 'cancelled'],
+        'subscriptions': ['trial_started', 'trial_converted', 'trial_expired', 'subscribed', 'upgraded', 'downgraded', 'renewed', 'cancelled'],
+        'support': ['ticket_opened', 'ticket_reopened'],
+        'surveys': ['nps_promoter', 'nps_passive', 'nps_detractor', 'csat_response', 'ces_response'],
+        'referrals': ['referral_created', 'referral_signed_up'],
+        'brand_events': ['event_registered', 'event_attended'],
+    }) }}
+{%- endmacro %}
+
+{% macro engagement_sources() -%}
+    {{ return(engagement_event_types().keys() | list) }}
+{%- endmacro %}
+
+{#- The decay half-life in days (var engagement_decay_half_life_days), or none when off. -#}
+{% macro engagement_half_life() -%}
+    {%- set raw = var('engagement_decay_half_life_days', '') | string | trim -%}
+    {%- if raw in ('', 'None', 'none', '0') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set value = raw | float -%}
+    {%- if value <= 0 -%}
+        {{ exceptions.raise_compiler_error("engagement_decay_half_life_days must be a positive number of days, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{% macro engagement_window_days() -%}
+    {%- set value = var('engagement_window_days') | int -%}
+    {%- if value < 1 -%}
+        {{ exceptions.raise_compiler_error("engagement_window_days must be at least 1, got '" ~ var('engagement_window_days') ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{#- Trailing-window sum of `column` over a dense per-customer day series ordered by score_date:
+    the rows of the last engagement_window_days days. With a half-life, each day's weight is
+    multiplied by 0.5 ^ (age in days / half-life), age 0 = the scored day. -#}
+{% macro engagement_window_sum(column, partition_by='customer_id', order_by='score_date') -%}
+    {%- set window = engagement_window_days() -%}
+    {%- set half_life = engagement_half_life() -%}
+    {%- if half_life is none -%}
+        sum({{ column }}) over (partition by {{ partition_by }} order by {{ order_by }} rows between {{ window - 1 }} preceding and current row)
+    {%- else -%}
+        ({%- for age in range(window) %}
+            {{ '+ ' if not loop.first }}{{ '%.12f' % (0.5 ** (age / half_life)) }} * coalesce(lag({{ column }}, {{ age }}) over (partition by {{ partition_by }} order by {{ order_by }}), 0)
+        {%- endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The band of a score, from seed engagement_score_bands (joined as `bands`). -#}
+{% macro in_engagement_band(score, bands='bands') -%}
+    ({{ bands }}.lower_bound is null
+        or {{ score }} > {{ bands }}.lower_bound
+        or ({{ bands }}.lower_inclusive and {{ score }} = {{ bands }}.lower_bound))
+    and ({{ bands }}.upper_bound is null
+        or {{ score }} < {{ bands }}.upper_bound
+        or ({{ bands }}.upper_inclusive and {{ score }} = {{ bands }}.upper_bound))
+{%- endmacro %}

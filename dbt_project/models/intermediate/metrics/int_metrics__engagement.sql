@@ -1,0 +1,56 @@
+-- Observations of the engagement score metrics: each scored customer's score on the last day of
+-- each period (the run date for the period still running). A state at the period end, so each
+-- grain is emitted from its own end date, never summed over days.
+{%- set double = type_double() %}
+
+with daily as (
+    select customer_id, score_date, score, band
+    from {{ ref('customer_engagement_daily') }}
+),
+
+grains as (
+    {{ metric_grains() }}
+),
+
+period_ends as (
+    select
+        daily.customer_id,
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'daily.score_date') }} as period_start,
+        daily.score,
+        daily.band,
+        -- the drop alert of customer_engagement_current, on the period's last day
+        case
+            when week_before.score > 0 and week_before.score - daily.score > {{ var('engagement_drop_share') }} * week_before.score
+            then 1.0 else 0.0
+        end as dropped
+    from daily
+    cross join grains
+    left join daily as week_before
+        on week_before.customer_id = daily.customer_id
+        and week_before.score_date = {{ dbt.dateadd('day', -7, 'daily.score_date') }}
+    where daily.score_date = least({{ period_end('grains.period_grain', period_start('grains.period_grain', 'daily.score_date')) }}, {{ as_of_date() }})
+),
+
+observations as (
+    select 'engagement_score_mean' as metric_name, customer_id, period_grain, period_start, score as x from period_ends
+    union all
+    select 'pct_at_risk', customer_id, period_grain, period_start, case when band = 'at_risk' then 1.0 else 0.0 end from period_ends
+    union all
+    select 'pct_power_users', customer_id, period_grain, period_start, case when band = 'power_user' then 1.0 else 0.0 end from period_ends
+    union all
+    select 'pct_score_drops', customer_id, period_grain, period_start, dropped from period_ends
+)
+
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+    cast(null as {{ dbt.type_string() }}) as channel,
+    cast(null as {{ dbt.type_string() }}) as touchpoint,
+    cast(x as {{ double }}) as numerator,
+    cast(1 as {{ double }}) as denominator,
+    cast(1 as {{ dbt.type_bigint() }}) as sample_size,
+    cast(x * x as {{ double }}) as sum_squares
+from observations

@@ -1,0 +1,129 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['customer_id', 'score_date'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+-- One row per CRM customer and day, from the customer's signup (or first event, if earlier) to
+-- the run date: score = sum over the events of the trailing engagement_window_days (the scored
+-- day and the days before it) of the event's weight (seed engagement_event_weights), optionally
+-- decayed by 0.5 ^ (age / half-life); band from seed engagement_score_bands; one sub-score per
+-- source (they add up to the score). Incremental: a nightly run rebuilds only its days
+-- (run_start_date .. run_date) for the customers it already scores, and the whole history of
+-- customers new to the table (late-arriving CRM rows); a full refresh rebuilds all of history
+-- and gives the same rows.
+{%- set window = engagement_window_days() %}
+{%- set sources = engagement_sources() %}
+{%- set double = type_double() %}
+{%- if is_incremental() and var('run_start_date', none) %}
+    {%- set first_scored_day = "cast('" ~ var('run_start_date') ~ "' as date)" %}
+{%- else %}
+    {%- set first_scored_day = none %}
+{%- endif %}
+
+with events as (
+    select customer_id, source, occurred_date, weight
+    from {{ ref('fct_engagement_events') }}
+    where is_known_customer
+        and occurred_date <= {{ as_of_date() }}
+),
+
+daily_weights as (
+    select
+        customer_id,
+        occurred_date,
+        {%- for source in sources %}
+        sum(case when source = '{{ source }}' then weight else 0 end) as w_{{ source }},
+        {%- endfor %}
+        sum(weight) as w_total
+    from events
+    group by customer_id, occurred_date
+),
+
+first_events as (
+    select customer_id, min(occurred_date) as first_day
+    from {{ ref('fct_engagement_events') }}
+    where is_known_customer
+    group by customer_id
+),
+
+customers as (
+    select
+        customers.customer_id,
+        least(customers.signup_date, coalesce(first_events.first_day, customers.signup_date)) as first_day,
+        {%- if first_scored_day %}
+        case when scored_before.customer_id is null then cast(null as date) else {{ first_scored_day }} end as score_from
+        {%- else %}
+        cast(null as date) as score_from
+        {%- endif %}
+    -- the CRM itself, not dim_customers (which carries the current score)
+    from {{ ref('stg_crm__customers') }} as customers
+    left join first_events
+        on first_events.customer_id = customers.customer_id
+    {%- if first_scored_day %}
+    left join (select distinct customer_id from {{ this }}) as scored_before
+        on scored_before.customer_id = customers.customer_id
+    {%- endif %}
+    where customers.signup_date is not null
+),
+
+days as (
+    select period_start as score_date
+    from {{ ref('int_metric_periods') }}
+    where period_grain = 'day'
+),
+
+-- dense: every customer has every day from its first day (or, when only recent days are
+-- rescored, from the window before them), so a window of N rows is N days
+spine as (
+    select customers.customer_id, customers.score_from, days.score_date
+    from customers
+    inner join days
+        on days.score_date >= customers.first_day
+        and (customers.score_from is null or days.score_date > {{ dbt.dateadd('day', -window, 'customers.score_from') }})
+),
+
+dense as (
+    select
+        spine.customer_id,
+        spine.score_from,
+        spine.score_date,
+        {%- for source in sources %}
+        coalesce(daily_weights.w_{{ source }}, 0) as w_{{ source }},
+        {%- endfor %}
+        coalesce(daily_weights.w_total, 0) as w_total
+    from spine
+    left join daily_weights
+        on daily_weights.customer_id = spine.customer_id
+        and daily_weights.occurred_date = spine.score_date
+),
+
+scored as (
+    select
+        customer_id,
+        score_from,
+        score_date,
+        {%- for source in sources %}
+        {{ engagement_window_sum('w_' ~ source) }} as score_{{ source }},
+        {%- endfor %}
+        {{ engagement_window_sum('w_total') }} as score
+    from dense
+),
+
+bands as (
+    select * from {{ ref('engagement_score_bands') }}
+)
+
+select
+    cast(scored.customer_id as {{ dbt.type_string() }}) as customer_id,
+    cast(scored.score_date as date) as score_date,
+    cast(scored.score as {{ double }}) as score,
+    cast(bands.band as {{ dbt.type_string() }}) as band,
+    cast(bands.band_rank as {{ dbt.type_bigint() }}) as band_rank,
+    {%- for source in sources %}
+    cast(scored.score_{{ source }} as {{ double }}) as score_{{ source }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from scored
+left join bands
+    on {{ in_engagement_band('scored.score') }}
+where scored.score_from is null or scored.score_date >= scored.score_from

@@ -1,0 +1,1 @@
+"""Judging the warehouse's scores against the demo generator's latent truth."""
