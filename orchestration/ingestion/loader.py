@@ -264,10 +264,17 @@ def _inspect(con: duckdb.DuckDBPyConnection, source: Source, item: _LandingFile)
         )
 
 
+_JSONL_LINES = "header=false, delim=chr(1), quote='', escape='', auto_detect=false, strict_mode=false"
+
+
 def _group_relation(source: Source, files: list[_LandingFile]) -> str:
     """SQL reading ``files`` (one group) in one scan: ``_file_id``, ``_day``, ``_horizon``,
     ``_blank``, ``_raw_line``, ``_malformed`` and one VARCHAR column per contract column
-    (NULL when the files lack it)."""
+    (NULL when the files lack it).
+
+    JSONL is read line by line as text, so a malformed line is quarantined with its exact
+    text and blank lines keep their place. (DuckDB's JSON reader, tried for files whose
+    every line is an object, was no faster once the fields are validated and stored.)"""
     names = [c.name for c in source.columns]
     paths = "[" + ", ".join(_sql_str(str(f.path)) for f in files) + "]"
     ids = "[" + ", ".join(str(f.file_id) for f in files) + "]"
@@ -282,17 +289,17 @@ def _group_relation(source: Source, files: list[_LandingFile]) -> str:
         # Lines are read as text so that a malformed line is quarantined, not fatal; a blank
         # line is no record but keeps its place, so rowid numbers physical lines.
         struct = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in names) + "}"
+        # Only a line that starts as an object is parsed; _p is NULL for any other line.
         lines = (
-            f"SELECT {meta}, line, try(from_json(line, '{struct}')) AS _p FROM read_csv({paths}, "
-            "columns={'line': 'VARCHAR'}, header=false, delim=chr(1), quote='', escape='', auto_detect=false, "
-            "strict_mode=false)"
+            f"SELECT {meta}, line, CASE WHEN prefix(line, '{{') OR prefix(ltrim(line), '{{') "
+            f"THEN try(from_json(line, '{struct}')) END AS _p FROM read_csv({paths}, "
+            f"columns={{'line': 'VARCHAR'}}, {_JSONL_LINES})"
         )
-        fields = ", ".join(f"CASE WHEN _ok THEN _p.{_q(c)} END AS {_q(c)}" for c in names)
+        fields = ", ".join(f"_p.{_q(c)} AS {_q(c)}" for c in names)
         return (
-            "SELECT _file_id, _day, _horizon, _blank, line AS _raw_line, NOT (_ok OR _blank) AS _malformed, "
-            f"{fields} FROM (SELECT *, coalesce(_p IS NOT NULL AND (prefix(line, '{{') OR prefix(ltrim(line), '{{')), "
-            "false) AS _ok, line IS NULL OR (NOT prefix(line, '{') AND trim(line) = '') AS _blank FROM ("
-            f"{lines}))"
+            "SELECT _file_id, _day, _horizon, _blank, line AS _raw_line, _p IS NULL AND NOT _blank AS _malformed, "
+            f"{fields} FROM (SELECT *, CASE WHEN _p IS NULL THEN line IS NULL OR trim(line) = '' ELSE false END "
+            f"AS _blank FROM ({lines}))"
         )
     if fmt == "csv":
         header = files[0].header
@@ -662,7 +669,7 @@ def _load_pass(
                 problems.setdefault(item.day, {})[item.path] = f"missing required column(s) {absent} in every record"
         return _write_pass(con, source, by_day, items, problems, stats, load_id, loaded_at, started)
     finally:
-        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys; DROP TABLE IF EXISTS _files")
+        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys")
 
 
 def _empty_relation(source: Source) -> str:
@@ -716,13 +723,6 @@ def _write_pass(
             con.execute(f"DELETE FROM _checked WHERE _file_id IN ({', '.join(map(str, bad_ids))})")
         _mark_duplicates(con, source)
         good_items = [i for i in items if i.day not in problems]
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _files AS SELECT * FROM (VALUES "
-            + ", ".join(
-                f"({i.file_id}, {_sql_str(i.path.name)}, {stats.get(i.file_id, {}).get('first', 0)})" for i in good_items
-            )
-            + ") AS f(_file_id, _file_name, _first_rowid)"
-        )
         duplicates = dict(
             con.execute("SELECT _file_id, count(*) FROM _checked WHERE _duplicate GROUP BY 1").fetchall()
         )
@@ -746,7 +746,9 @@ def _write_pass(
     names = [n for n, _c, _p in _flat_columns(source)]
     stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
     day_list = ", ".join(f"DATE {_sql_str(d.isoformat())}" for d in good)
-    line = "c.rowid - f._first_rowid + 1"
+    # file name and first rowid by file id: constant lists, no join (file ids are 0..n-1)
+    file_name = "[" + ", ".join(_sql_str(i.path.name) for i in items) + "][c._file_id + 1]"
+    line = "c.rowid - [" + ", ".join(str(stats.get(i.file_id, {}).get("first", 0)) for i in items) + "][c._file_id + 1] + 1"
     seconds = time.perf_counter() - started
     for result in results.values():
         result.seconds = seconds
@@ -757,16 +759,14 @@ def _write_pass(
             con.execute(f"DELETE FROM raw.{source.quarantine_table} WHERE _partition_date IN ({day_list})")
             con.execute(
                 f"""INSERT INTO raw.{source.raw_table} ({', '.join(map(_q, names + list(LINEAGE_COLUMNS)))})
-                SELECT {', '.join('c.' + _q(n) for n in names)}, c._day, f._file_name, {line}, {stamp}
-                FROM _checked AS c JOIN _files AS f USING (_file_id)
-                WHERE c._reason IS NULL AND NOT c._duplicate AND NOT c._blank"""
+                SELECT {', '.join('c.' + _q(n) for n in names)}, c._day, {file_name}, {line}, {stamp}
+                FROM _checked AS c WHERE c._reason IS NULL AND NOT c._duplicate AND NOT c._blank"""
             )
             con.execute(
                 f"""INSERT INTO raw.{source.quarantine_table}
-                SELECT c._day, f._file_name, {line}, c._reason, c._reason || ': ' || c._reason_column, c._raw_text,
+                SELECT c._day, {file_name}, {line}, c._reason, c._reason || ': ' || c._reason_column, c._raw_text,
                        {stamp}, {_sql_str(load_id)}
-                FROM _checked AS c JOIN _files AS f USING (_file_id)
-                WHERE c._reason IS NOT NULL AND NOT c._blank"""
+                FROM _checked AS c WHERE c._reason IS NOT NULL AND NOT c._blank"""
             )
         ordered = [results[d] for d in sorted(results)]
         _write_ledger(con, load_id, ordered, loaded_at)
