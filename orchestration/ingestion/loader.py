@@ -1,9 +1,14 @@
-"""Set-based loader: landing files of one source and day -> ``raw.<source>``.
+"""Set-based loader: landing files of one source and a range of days -> ``raw.<source>``.
 
-Every file is read by DuckDB's native readers as text, validated by one generated SQL
-statement (rules come from :mod:`orchestration.catalog`), and split into loaded rows and
-quarantined rows. A source-day is replaced atomically in one transaction, so re-running
-or re-delivering a day is idempotent. No Python loop ever touches a row.
+All files of the range are read together by DuckDB's native multi-file readers as text
+(one scan per format and header), validated by one generated SQL statement (rules come
+from :mod:`orchestration.catalog`; the future-timestamp rule uses each row's own file
+date), deduplicated per day and split into loaded rows and quarantined rows. The days are
+replaced atomically in one transaction, so re-running or re-delivering a day is
+idempotent. Cheap per-file checks (header, schema) run first, and a scan that fails is
+redone file by file, so a broken file fails its own source-day only. A large range loads
+in several passes of at most ``PASS_BYTES`` of input, which bounds memory. No Python loop
+ever touches a row.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ LEDGER_COLUMNS = {
     "extra_columns": "VARCHAR",
     "error": "VARCHAR",
     "loaded_at": "TIMESTAMP",
-    "seconds": "DOUBLE",
+    "seconds": "DOUBLE",  # of the load pass that loaded the day (all days of a range load in one pass)
 }
 
 QUARANTINE_COLUMNS = {
@@ -749,9 +754,6 @@ def _write_pass(
     # file name and first rowid by file id: constant lists, no join (file ids are 0..n-1)
     file_name = "[" + ", ".join(_sql_str(i.path.name) for i in items) + "][c._file_id + 1]"
     line = "c.rowid - [" + ", ".join(str(stats.get(i.file_id, {}).get("first", 0)) for i in items) + "][c._file_id + 1] + 1"
-    seconds = time.perf_counter() - started
-    for result in results.values():
-        result.seconds = seconds
     con.execute("BEGIN TRANSACTION")
     try:
         if good:
@@ -769,6 +771,9 @@ def _write_pass(
                 FROM _checked AS c WHERE c._reason IS NOT NULL AND NOT c._blank"""
             )
         ordered = [results[d] for d in sorted(results)]
+        seconds = time.perf_counter() - started
+        for result in ordered:  # the pass's time: its days were loaded together
+            result.seconds = seconds
         _write_ledger(con, load_id, ordered, loaded_at)
         con.execute("COMMIT")
     except Exception:
