@@ -1,6 +1,7 @@
 """`cew bench`: time and measure generate -> ingest -> dbt build, beside a bare DuckDB baseline.
 
-Ingestion runs :func:`load_source_day` (the code of the Dagster ingestion assets) and dbt
+Ingestion runs :func:`load_source_days` over all days of each source (the code of the Dagster
+ingestion assets, which load a range of partitions in one step) and dbt
 runs as the same ``dbt build`` subprocess, so the figures are those of a real nightly run
 without Dagster's bookkeeping. Results are appended to ``benchmarks/results.md``.
 """
@@ -284,7 +285,7 @@ def _write_marker(workdir: Path, customers: int, days: int, seed: int, stage: St
 
 def _ingest(landing: Path, warehouse: Path, result: BenchResult, stage: Stage, log) -> list[date]:
     """Load every source and day found into a fresh warehouse; returns the days found."""
-    from orchestration.ingestion.loader import landing_partitions, load_source_day
+    from orchestration.ingestion.loader import landing_partitions, load_source_days
     from orchestration.resources import WarehouseResource
 
     for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
@@ -300,12 +301,12 @@ def _ingest(landing: Path, warehouse: Path, result: BenchResult, stage: Stage, l
         result.threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
         for source in SOURCES:
             source_started, rows = time.perf_counter(), 0
-            for day in sorted(partitions[source.name]):
-                day_result = load_source_day(con, landing, source.name, day, load_id="bench")
+            # all days of the source in one call, as the asset loads a range of partitions
+            for day_result in load_source_days(con, landing, source.name, sorted(partitions[source.name]), load_id="bench"):
                 rows += day_result.rows_read
                 result.landing_files += len(day_result.files)
                 if day_result.status == "failed":
-                    result.ingest_failures.append(day_result.error or f"{source.name} {day}")
+                    result.ingest_failures.append(day_result.error or f"{source.name} {day_result.partition_date}")
             stage.rows += rows
             if partitions[source.name]:
                 seconds = time.perf_counter() - source_started

@@ -300,3 +300,184 @@ def test_crlf_and_byte_order_mark(con, tmp_path):
     path.parent.mkdir(parents=True)
     path.write_bytes(("\ufeff" + ORDER_HEADER + "\r\no1,c1,2026-03-01T10:00:00Z,completed,web,EUR,5,0,1\r\n").encode())
     assert load_source_day(con, tmp_path, "orders", DAY).rows_loaded == 1
+
+
+# --------------------------------------------------------------------------- multi-day passes
+
+D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+
+
+def order_line(order_id: str, day: date, amount: str = "5") -> str:
+    return f"{order_id},c1,{day}T10:00:00Z,completed,web,EUR,{amount},0,1"
+
+
+def test_range_with_a_broken_file_in_the_middle_fails_only_that_day(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    write(tmp_path, "orders", "2026-03-02.csv", f"{ORDER_HEADER}\n{order_line('old2', D2)}\n")
+    assert load_source_day(con, tmp_path, "orders", D2).status == "loaded"
+    write(tmp_path, "orders", "2026-03-01.csv", f"{ORDER_HEADER}\n{order_line('a1', D1)}\n")
+    # day 2: a good file and, later in name order, one that lacks a required column
+    write(tmp_path, "orders", "2026-03-02.csv", f"{ORDER_HEADER}\n{order_line('new2', D2)}\n")
+    write(tmp_path, "orders", "2026-03-02_b.csv", "order_id,customer_id\no9,c1\n")
+    write(tmp_path, "orders", "2026-03-03.csv", f"{ORDER_HEADER}\n{order_line('a3', D3)}\n")
+    results = load_source_days(con, tmp_path, "orders", [D1, D2, D3], load_id="second")
+    assert [r.status for r in results] == ["loaded", "failed", "loaded"]
+    assert "2026-03-02_b.csv" in results[1].error and "ordered_at" in results[1].error
+    # the broken day keeps what it held; the other days loaded
+    assert rows(con, "SELECT _partition_date, order_id FROM raw.orders ORDER BY 1") == [
+        (D1, "a1"), (D2, "old2"), (D3, "a3")
+    ]
+    ledger = rows(con, "SELECT partition_date, file_name, status FROM raw.load_ledger WHERE load_id = 'second' ORDER BY 1, 2")
+    assert ledger == [
+        (D1, "2026-03-01.csv", "loaded"),
+        (D2, "2026-03-02.csv", "not_loaded"),
+        (D2, "2026-03-02_b.csv", "failed"),
+        (D3, "2026-03-03.csv", "loaded"),
+    ]
+
+
+def test_unreadable_file_among_readable_ones_of_the_same_header_fails_only_its_day(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    write(tmp_path, "orders", "2026-03-01.csv", f"{ORDER_HEADER}\n{order_line('a1', D1)}\n")
+    # same header, but a record with too many fields: the bulk scan fails, then file by file
+    write(tmp_path, "orders", "2026-03-02.csv", f"{ORDER_HEADER}\n{order_line('a2', D2)},x,y,z\n")
+    write(tmp_path, "orders", "2026-03-03.csv", f"{ORDER_HEADER}\n{order_line('a3', D3)}\n")
+    results = load_source_days(con, tmp_path, "orders", [D1, D2, D3])
+    assert [r.status for r in results] == ["loaded", "failed", "loaded"]
+    assert "2026-03-02.csv" in results[1].error and "unreadable csv" in results[1].error
+    assert rows(con, "SELECT order_id FROM raw.orders ORDER BY 1") == [("a1",), ("a3",)]
+
+
+def test_jsonl_missing_key_in_every_record_fails_only_its_day_in_a_range(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    def hit(i, day, **drop):
+        row = {"event_id": f"e{i}", "anonymous_id": "a", "event_type": "click", "page_url": "/",
+               "occurred_at": f"{day}T10:00:00Z", "context": {"device": "mobile"}}  # fmt: skip
+        return json.dumps({k: v for k, v in row.items() if k not in drop})
+
+    write(tmp_path, "web_events", "2026-03-01.jsonl", hit(1, D1) + "\n")
+    write(tmp_path, "web_events", "2026-03-02.jsonl", "\n".join(hit(i, D2, page_url=1) for i in range(2, 5)) + "\n")
+    write(tmp_path, "web_events", "2026-03-03.jsonl", hit(5, D3) + "\n")
+    results = load_source_days(con, tmp_path, "web_events", [D1, D2, D3])
+    assert [r.status for r in results] == ["loaded", "failed", "loaded"]
+    assert "page_url in every record" in results[1].error
+    assert rows(con, "SELECT event_id FROM raw.web_events ORDER BY 1") == [("e1",), ("e5",)]
+    assert rows(con, "SELECT count(*) FROM raw.web_events__quarantine") == [(0,)]
+
+
+def test_future_timestamp_rule_uses_each_files_own_date_across_a_range(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    # the same timestamp is "more than one day after" day 1, but not after day 2 or 3
+    stamp = "2026-03-03T00:00:00Z"
+    for day in (D1, D2, D3):
+        write(tmp_path, "survey_responses", f"{day}.csv",
+              f"{SURVEY_HEADER}\ni{day.day},c1,nps,app,email,{stamp},,,\n")  # fmt: skip
+    results = load_source_days(con, tmp_path, "survey_responses", [D1, D2, D3])
+    assert [(r.rows_loaded, r.rows_quarantined) for r in results] == [(0, 1), (1, 0), (1, 0)]
+    assert rows(con, "SELECT _partition_date, reason FROM raw.survey_responses__quarantine") == [
+        (D1, "future_timestamp")
+    ]
+    assert rows(con, "SELECT invitation_id FROM raw.survey_responses ORDER BY 1") == [("i2",), ("i3",)]
+
+
+def test_duplicates_are_removed_per_day_not_across_days_of_a_range(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    write(tmp_path, "orders", "2026-03-01.csv", f"{ORDER_HEADER}\n{order_line('o1', D1, '1')}\n")
+    write(tmp_path, "orders", "2026-03-02.csv", f"{ORDER_HEADER}\n{order_line('o1', D2, '2')}\n{order_line('o1', D2, '3')}\n")
+    # a later file of day 2, in another format: it wins over both lines of the first file
+    write(tmp_path, "orders", "2026-03-02_b.jsonl",
+          json.dumps({"order_id": "o1", "customer_id": "c1", "ordered_at": "2026-03-02T10:00:00Z",
+                      "status": "completed", "channel": "web", "currency": "EUR", "gross_amount": "4",
+                      "discount_amount": "0", "cost_amount": "1"}) + "\n")  # fmt: skip
+    results = load_source_days(con, tmp_path, "orders", [D1, D2])
+    assert rows(con, "SELECT _partition_date, gross_amount, _source_file FROM raw.orders ORDER BY 1") == [
+        (D1, 1, "2026-03-01.csv"), (D2, 4, "2026-03-02_b.jsonl")
+    ]
+    by_file = {f.file_name: (f.rows_read, f.rows_loaded, f.rows_duplicate) for r in results for f in r.files}
+    assert by_file == {"2026-03-01.csv": (1, 1, 0), "2026-03-02.csv": (2, 0, 2), "2026-03-02_b.jsonl": (1, 1, 0)}
+
+
+def test_a_day_without_file_in_a_range_is_left_untouched(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    first = write(tmp_path, "orders", "2026-03-01.csv", f"{ORDER_HEADER}\n{order_line('a1', D1)}\n")
+    load_source_day(con, tmp_path, "orders", D1)
+    first.unlink()  # landing folders are often cleaned after loading
+    write(tmp_path, "orders", "2026-03-02.csv", f"{ORDER_HEADER}\n{order_line('a2', D2)}\n")
+    results = load_source_days(con, tmp_path, "orders", [D1, D2])
+    assert [r.status for r in results] == ["no_file", "loaded"]
+    assert rows(con, "SELECT order_id FROM raw.orders ORDER BY 1") == [("a1",), ("a2",)]
+
+
+def test_line_numbers_are_exact_over_many_files_and_chunks(con, tmp_path):
+    """Line numbers come from the scan order of several files read at once: check them on
+    files bigger than DuckDB's scan chunks, with blank and malformed JSONL lines."""
+    from orchestration.ingestion.loader import load_source_days
+
+    n = 150_000
+    for day in (D1, D2, D3):
+        # the order id is the CSV record number; the amount quotes a newline every 1000 rows
+        con.execute(
+            f"COPY (SELECT 'o' || (range + 1) AS order_id, 'c1' AS customer_id, '{day}T10:00:00Z' AS ordered_at, "
+            "'completed' AS status, 'web' AS channel, 'EUR' AS currency, '5' AS gross_amount, '0' AS discount_amount, "
+            "'1' AS cost_amount, CASE WHEN range % 1000 = 0 THEN 'two' || chr(10) || 'lines' END AS referral_code "
+            f"FROM range({n})) TO '{tmp_path / 'orders' / (day.isoformat() + '.csv')}' (HEADER)"
+        ) if (tmp_path / "orders").mkdir(exist_ok=True) or True else None
+        # JSONL: the event id is the physical line; every 997th line is blank, every 1009th malformed
+        con.execute(
+            f"""COPY (SELECT CASE WHEN line % 997 = 0 THEN '' WHEN line % 1009 = 0 THEN '{{broken ' || line
+                      ELSE json_object('event_id', 'e' || line, 'anonymous_id', 'a', 'event_type', 'click',
+                           'page_url', '/', 'occurred_at', '{day}T10:00:00Z', 'context', json_object('device', 'mobile'))::VARCHAR
+                      END AS l FROM (SELECT range + 1 AS line FROM range({n})))
+                TO '{tmp_path / 'web_events' / (day.isoformat() + '.jsonl')}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '')"""
+        ) if (tmp_path / "web_events").mkdir(exist_ok=True) or True else None
+    load_source_days(con, tmp_path, "orders", [D1, D2, D3])
+    load_source_days(con, tmp_path, "web_events", [D1, D2, D3])
+    assert rows(con, "SELECT count(*), count(*) FILTER (WHERE order_id <> 'o' || _source_line) FROM raw.orders") == [
+        (3 * n, 0)
+    ]
+    blank, broken = n // 997, n // 1009 - n // (997 * 1009)
+    assert rows(
+        con, "SELECT count(*), count(*) FILTER (WHERE event_id <> 'e' || _source_line) FROM raw.web_events"
+    ) == [(3 * (n - blank - broken), 0)]
+    assert rows(
+        con,
+        "SELECT count(*), count(*) FILTER (WHERE raw_text <> '{broken ' || _source_line) FROM raw.web_events__quarantine",
+    ) == [(3 * broken, 0)]
+
+
+def test_a_range_split_into_several_passes_loads_the_same(con, tmp_path):
+    from orchestration.ingestion.loader import load_source_days
+
+    for day in (D1, D2, D3):
+        write(tmp_path, "orders", f"{day}.csv", f"{ORDER_HEADER}\n{order_line('o1', day)}\n{order_line('o1', day)}\n"
+              f"{order_line('o2', day, '-1')}\n")  # fmt: skip
+    one = load_source_days(con, tmp_path, "orders", [D1, D2, D3])
+    snapshot = rows(con, "SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY ALL")
+    quarantine = rows(con, "SELECT * EXCLUDE (_loaded_at, load_id) FROM raw.orders__quarantine ORDER BY ALL")
+    several = load_source_days(con, tmp_path, "orders", [D1, D2, D3], pass_bytes=1)
+    assert rows(con, "SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY ALL") == snapshot
+    assert rows(con, "SELECT * EXCLUDE (_loaded_at, load_id) FROM raw.orders__quarantine ORDER BY ALL") == quarantine
+    counts = [[(f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate) for f in r.files] for r in one]
+    assert counts == [[(f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate) for f in r.files] for r in several]
+    assert counts == [[(3, 1, 1, 1)]] * 3
+
+
+@pytest.mark.parametrize("source", [s.name for s in SOURCES])
+def test_validation_plan_has_no_operator_that_reorders_rows(con, tmp_path, source):
+    """Line numbers are derived from the order rows are written in: the validation must be
+    scans and projections only (a long IN list, for one, would be planned as a hash join)."""
+    from orchestration.catalog import get_source
+    from orchestration.ingestion.loader import _LandingFile, _group_relation, _validation_sql
+
+    src = get_source(source)
+    path = write(tmp_path, source, "2026-03-01.csv", ",".join(c.name for c in src.columns) + "\n")
+    for fmt in ("csv", "jsonl"):
+        item = _LandingFile(0, path, DAY, fmt, header=[c.name for c in src.columns])
+        plan = rows(con, f"EXPLAIN {_validation_sql(src, _group_relation(src, [item]))}")[0][1]
+        assert not any(word in plan for word in ("JOIN", "ORDER", "AGGREGATE", "WINDOW")), plan

@@ -1,7 +1,8 @@
 """One Dagster asset per raw source, partitioned by business day.
 
-A run over a range of days loads them in one step (single-run backfill policy), each day
-in its own transaction. A broken file fails its source-day only: the day keeps what it
+A run over a range of days loads them in one step (single-run backfill policy) and one
+set-based pass of the loader: all files of the range are read together and the days are
+replaced in one transaction. A broken file fails its source-day only: the day keeps what it
 held, the ledger and the failed ``files_loaded`` check say why, and every other day and
 source still loads, so the nightly marts are built on everything that was readable.
 """
@@ -15,7 +16,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.catalog import SOURCES, Source
-from orchestration.ingestion.loader import SourceDayResult, load_source_day
+from orchestration.ingestion.loader import SourceDayResult, load_source_days
 from orchestration.partitions import daily_partitions
 from orchestration.resources import LandingZoneResource, WarehouseResource
 
@@ -75,13 +76,12 @@ def build_ingestion_asset(source: Source) -> dg.AssetsDefinition:
     ):
         started = time.perf_counter()
         load_id = context.run_id or uuid.uuid4().hex
-        results: list[SourceDayResult] = []
         with warehouse.connect() as con:
-            for day in _partition_days(context):
-                result = load_source_day(con, landing.root, source.name, day, load_id=load_id)
-                results.append(result)
-                if result.status == "failed":
-                    context.log.error(f"load failed: {result.error}")
+            # every day of the run in one set-based pass; a broken file fails its own day only
+            results = load_source_days(con, landing.root, source.name, _partition_days(context), load_id=load_id)
+        for result in results:
+            if result.status == "failed":
+                context.log.error(f"load failed: {result.error}")
         totals = summarize(results)
         seconds = time.perf_counter() - started
         context.log.info(

@@ -1,13 +1,19 @@
-"""Set-based loader: landing files of one source and day -> ``raw.<source>``.
+"""Set-based loader: landing files of one source and a range of days -> ``raw.<source>``.
 
-Every file is read by DuckDB's native readers as text, validated by one generated SQL
-statement (rules come from :mod:`orchestration.catalog`), and split into loaded rows and
-quarantined rows. A source-day is replaced atomically in one transaction, so re-running
-or re-delivering a day is idempotent. No Python loop ever touches a row.
+All files of the range are read together by DuckDB's native multi-file readers as text
+(one scan per format and header), validated by one generated SQL statement (rules come
+from :mod:`orchestration.catalog`; the future-timestamp rule uses each row's own file
+date), deduplicated per day and split into loaded rows and quarantined rows. The days are
+replaced atomically in one transaction, so re-running or re-delivering a day is
+idempotent. Cheap per-file checks (header, schema) run first, and a scan that fails is
+redone file by file, so a broken file fails its own source-day only. A large range loads
+in several passes of at most ``PASS_BYTES`` of input, which bounds memory. No Python loop
+ever touches a row.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 import uuid
@@ -44,7 +50,7 @@ LEDGER_COLUMNS = {
     "extra_columns": "VARCHAR",
     "error": "VARCHAR",
     "loaded_at": "TIMESTAMP",
-    "seconds": "DOUBLE",
+    "seconds": "DOUBLE",  # of the load pass that loaded the day (all days of a range load in one pass)
 }
 
 QUARANTINE_COLUMNS = {
@@ -185,54 +191,131 @@ def _flat_columns(source: Source) -> list[tuple[str, Column, Column | None]]:
 
 
 # --------------------------------------------------------------------------- reading
+#
+# A load pass reads all files of a range of days at once: one native scan per group of
+# files that share a format and a header (DuckDB's multi-file readers, ``file_index`` tells
+# the file). Its rows are materialised in file order (``preserve_insertion_order``), so a
+# row's ``rowid`` minus the first rowid of its file is its record number in the file.
 
 
-def _file_relation(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> tuple[str, list[str]]:
-    """SQL for one file as text: ``_source_line``, ``_raw_line``, ``_malformed`` and one
-    VARCHAR column per contract column (NULL when the file lacks it), plus the file's
-    column names. Raises SourceFileError when the file cannot be read.
+@dataclass
+class _LandingFile:
+    """One file of a load pass: its id (position in (day, name) order), day and header."""
 
-    CSV and JSONL are first copied into the temp table ``_file`` (a parallel scan that keeps
-    file order), whose rowid numbers the records: a row_number() window would force every
-    later step onto one thread."""
-    fmt = path.suffix.lstrip(".")
-    p = _sql_str(str(path))
-    names = [c.name for c in source.columns]
-    if fmt == "csv" and path.stat().st_size == 0:
+    file_id: int
+    path: Path
+    day: date
+    fmt: str
+    header: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)  # Parquet: column -> DuckDB type
+
+    @property
+    def group_key(self) -> tuple:
+        """Files read by one scan: same format and the same columns (and Parquet types)."""
+        if self.fmt == "jsonl":
+            return ("jsonl",)
+        if self.fmt == "parquet":
+            return ("parquet", tuple(self.types.items()))
+        return ("csv", tuple(self.header))
+
+
+def _error_message(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header record of a CSV file (the first line: header names hold no newline).
+
+    Raises SourceFileError for an empty or undecodable file."""
+    if path.stat().st_size == 0:
         raise SourceFileError(path, "empty file: a CSV needs at least its header row")
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
     try:
-        if fmt == "jsonl":
-            # Lines are read as text so that a malformed line is quarantined, not fatal.
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _file AS SELECT line FROM read_csv({p}, columns={{'line': 'VARCHAR'}}, "
-                "header=false, delim=chr(1), quote='', escape='', auto_detect=false, strict_mode=false)"
-            )
-            struct = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in names) + "}"
-            # blank lines are no records; trimming only the invalid lines keeps this cheap
-            lines = (
-                "SELECT * FROM (SELECT rowid + 1 AS _source_line, line, "
-                "coalesce(json_valid(line) AND left(ltrim(line), 1) = '{', false) AS _ok FROM _file) "
-                "WHERE _ok OR trim(coalesce(line, '')) <> ''"
-            )
-            # unnest() expands the parsed record into columns with a single parse
-            relation = (
-                "SELECT _source_line, line AS _raw_line, NOT _ok AS _malformed, "
-                f"unnest(from_json(CASE WHEN _ok THEN line ELSE '{{}}' END, '{struct}')) FROM ({lines})"
-            )
-            return relation, names
-        if fmt == "csv":
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _file AS SELECT * FROM read_csv({p}, all_varchar=true, header=true, "
-                "delim=',', quote='\"', escape='\"')"
-            )
-            reader, line = "_file", "rowid + 1"
-        else:
-            reader, line = f"read_parquet({p}, file_row_number=true)", "file_row_number + 1"
-        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
-    except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0]
-        raise SourceFileError(path, f"unreadable {fmt} file ({message})") from exc
-    header = [c for c in types if c != "file_row_number"]
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(path, f"unreadable csv file (header is not UTF-8: {exc.reason})") from exc
+    names = next(csv.reader([text.rstrip("\r\n")]), [])
+    out: list[str] = []
+    for name in names:  # a repeated name gets DuckDB's suffix, as its sniffer would
+        unique, n = name, 0
+        while unique in out:
+            n += 1
+            unique = f"{name}_{n}"
+        out.append(unique)
+    if not out or out == [""]:
+        raise SourceFileError(path, "unreadable csv file (no header row)")
+    return out
+
+
+def _inspect(con: duckdb.DuckDBPyConnection, source: Source, item: _LandingFile) -> None:
+    """Cheap per-file checks before the bulk scan: readable header (CSV) or schema
+    (Parquet) holding every required column. Raises SourceFileError."""
+    if item.fmt == "csv":
+        item.header = _csv_header(item.path)
+    elif item.fmt == "parquet":
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(item.path))})").fetchall()
+        except duckdb.Error as exc:
+            raise SourceFileError(item.path, f"unreadable parquet file ({_error_message(exc)})") from exc
+        item.types = {r[0]: r[1] for r in described}
+        item.header = list(item.types)
+    else:
+        return  # JSONL has no header: a key absent from every record is checked after the scan
+    missing = [c for c in source.required_columns if c not in item.header]
+    if missing:
+        raise SourceFileError(
+            item.path, f"missing required column(s) {', '.join(missing)}; header has {', '.join(item.header)}"
+        )
+
+
+_JSONL_LINES = "header=false, delim=chr(1), quote='', escape='', auto_detect=false, strict_mode=false"
+
+
+def _group_relation(source: Source, files: list[_LandingFile]) -> str:
+    """SQL reading ``files`` (one group) in one scan: ``_file_id``, ``_day``, ``_horizon``,
+    ``_blank``, ``_raw_line``, ``_malformed`` and one VARCHAR column per contract column
+    (NULL when the files lack it).
+
+    JSONL is read line by line as text, so a malformed line is quarantined with its exact
+    text and blank lines keep their place. (DuckDB's JSON reader, tried for files whose
+    every line is an object, was no faster once the fields are validated and stored.)"""
+    names = [c.name for c in source.columns]
+    paths = "[" + ", ".join(_sql_str(str(f.path)) for f in files) + "]"
+    ids = "[" + ", ".join(str(f.file_id) for f in files) + "]"
+    days = "[" + ", ".join(f"DATE {_sql_str(f.day.isoformat())}" for f in files) + "]"
+    # "More than one day after the file's date": on or after the start of day D+2.
+    meta = (
+        f"{ids}[file_index::BIGINT + 1] AS _file_id, {days}[file_index::BIGINT + 1] AS _day, "
+        f"{days}[file_index::BIGINT + 1] + INTERVAL 2 DAY AS _horizon"
+    )
+    fmt = files[0].fmt
+    if fmt == "jsonl":
+        # Lines are read as text so that a malformed line is quarantined, not fatal; a blank
+        # line is no record but keeps its place, so rowid numbers physical lines.
+        struct = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in names) + "}"
+        # Only a line that starts as an object is parsed; _p is NULL for any other line.
+        lines = (
+            f"SELECT {meta}, line, CASE WHEN prefix(line, '{{') OR prefix(ltrim(line), '{{') "
+            f"THEN try(from_json(line, '{struct}')) END AS _p FROM read_csv({paths}, "
+            f"columns={{'line': 'VARCHAR'}}, {_JSONL_LINES})"
+        )
+        fields = ", ".join(f"_p.{_q(c)} AS {_q(c)}" for c in names)
+        return (
+            "SELECT _file_id, _day, _horizon, _blank, line AS _raw_line, _p IS NULL AND NOT _blank AS _malformed, "
+            f"{fields} FROM (SELECT *, CASE WHEN _p IS NULL THEN line IS NULL OR trim(line) = '' ELSE false END "
+            f"AS _blank FROM ({lines}))"
+        )
+    if fmt == "csv":
+        header = files[0].header
+        columns = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header) + "}"
+        reader = (
+            f"read_csv({paths}, columns={columns}, header=true, delim=',', quote='\"', escape='\"', "
+            "auto_detect=false)"
+        )
+        types = {c: "VARCHAR" for c in header}
+    else:
+        reader, types = f"read_parquet({paths})", files[0].types
 
     def as_text(name: str) -> str:
         if name not in types:
@@ -243,11 +326,17 @@ def _file_relation(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -
         return f"{_q(name)}::VARCHAR"
 
     text_cols = ", ".join(f"{as_text(c)} AS {_q(c)}" for c in names)
-    relation = f"SELECT {line} AS _source_line, NULL::VARCHAR AS _raw_line, false AS _malformed, {text_cols} FROM {reader}"
-    return relation, header
-
+    return (
+        f"SELECT {meta}, false AS _blank, NULL::VARCHAR AS _raw_line, false AS _malformed, {text_cols} FROM {reader}"
+    )
 
 # --------------------------------------------------------------------------- rules
+
+
+def _trim(sql: str) -> str:
+    """``trim(sql)`` (strips Unicode space separators), calling it only when it can change
+    something: DuckDB's trim walks the whole string, ~30x the cost of these checks."""
+    return f"CASE WHEN prefix({sql}, ' ') OR suffix({sql}, ' ') OR strlen({sql}) <> length({sql}) THEN trim({sql}) ELSE {sql} END"
 
 
 def _raw_name(name: str) -> str:
@@ -285,10 +374,12 @@ def _typed_sql(name: str, col: Column) -> str:
     return raw
 
 
-def _checks(source: Source, partition_date: date) -> list[tuple[str, str, str]]:
+def _checks(source: Source, partition_date: date | None = None) -> list[tuple[str, str, str]]:
     """(reason, column, SQL condition true when the row breaks the rule), in check order.
 
-    Conditions read the ``r__``/``t__`` columns of :func:`_validation_sql`."""
+    Conditions read the ``r__``/``t__`` columns of :func:`_validation_sql`; the future
+    timestamp rule compares with each row's own ``_horizon`` (start of its file's day + 2),
+    or with ``partition_date``'s when given."""
     flat = _flat_columns(source)
     checks: list[tuple[str, str, str]] = [("malformed_record", "record", "_malformed")]
     for name in source.primary_key:
@@ -316,8 +407,12 @@ def _checks(source: Source, partition_date: date) -> list[tuple[str, str, str]]:
                 checks.append((reason, name, f"{_raw_name(name)} IS NOT NULL AND {_typed_name(name)} IS NULL"))
     for name, col, _parent in flat:
         if col.type == "enum":
-            values = ", ".join(_sql_str(v) for v in col.values)
-            checks.append(("unknown_enum", name, f"{_raw_name(name)} IS NOT NULL AND {_typed_name(name)} NOT IN ({values})"))
+            # a CASE, not NOT IN: DuckDB plans a long IN list (or list_contains) as a hash mark
+            # join, which does not keep the scan order that line numbers are derived from
+            known = " ".join(f"WHEN {_sql_str(v)} THEN false" for v in col.values)
+            checks.append(
+                ("unknown_enum", name, f"{_raw_name(name)} IS NOT NULL AND CASE {_typed_name(name)} {known} ELSE true END")
+            )
     for name, col, _parent in flat:
         if col.min is not None:
             checks.append(("out_of_range", name, f"{_typed_name(name)} < {col.min}"))
@@ -333,48 +428,58 @@ def _checks(source: Source, partition_date: date) -> list[tuple[str, str, str]]:
         if col.type == "money":
             checks.append(("negative_amount", name, f"{_typed_name(name)} < 0"))
     # "More than one day after the file's date": on or after the start of day D+2.
-    horizon = f"DATE {_sql_str(partition_date.isoformat())} + INTERVAL 2 DAY"
+    horizon = "_horizon" if partition_date is None else f"DATE {_sql_str(partition_date.isoformat())} + INTERVAL 2 DAY"
     for name, col, _parent in flat:
         if col.type == "timestamp":
             checks.append(("future_timestamp", name, f"{_typed_name(name)} >= {horizon}"))
     return checks
 
 
-def _validation_sql(source: Source, partition_date: date, relation: str, file_order: int) -> str:
-    """Typed columns, ``_reason``/``_reason_column`` (NULL = valid) and raw text of bad rows.
+def _validation_sql(source: Source, relation: str) -> str:
+    """Typed columns, ``_reason``/``_reason_column`` (NULL = valid) and raw text of bad rows,
+    for the rows of a :func:`_group_relation`.
 
-    Layered projections compute every trim, cast and JSON parse once per row; the checks
-    then only compare the results."""
+    Layered projections compute every trim, cast and JSON parse once per row (a JSON
+    object's fields with one parse); the checks then only compare the results."""
     top = list(source.columns)
-    nested = [(name, col, parent) for name, col, parent in _flat_columns(source) if parent is not None]
+    flat = _flat_columns(source)
+    parents = [c for c in top if c.fields]
     layer1 = ", ".join(
         # free text keeps its exact content (leading spaces, newlines); only emptiness is NULL
-        f"nullif({'' if c.free_text else 'trim'}({_q(c.name)}), '') AS {_raw_name(c.name)}"
+        f"nullif({_q(c.name) if c.free_text else _trim(_q(c.name))}, '') AS {_raw_name(c.name)}"
         for c in top
     )
     layer2 = ", ".join(f"{_typed_sql(c.name, c)} AS {_typed_name(c.name)}" for c in top)
-    # t__<json column> is the object's text when it is valid JSON, else NULL: safe to extract from
+    # t__<json column> is the object's text when it is valid JSON, else NULL: safe to parse
     layer3 = ", ".join(
-        f"nullif(trim(json_extract_string({_typed_name(parent.name)}, {_sql_str('$.' + col.name)})), '') AS {_raw_name(name)}"
-        for name, col, parent in nested
+        f"CASE WHEN left({_typed_name(p.name)}, 1) = '{{' THEN from_json({_typed_name(p.name)}, "
+        + _sql_str("{" + ", ".join(f'"{sub.name}": "VARCHAR"' for sub in p.fields) + "}")
+        + f") END AS {_q('o__' + p.name)}"
+        for p in parents
     )
-    layer3b = ", ".join(f"{_typed_sql(name, col)} AS {_typed_name(name)}" for name, col, _parent in nested)
-    checks = _checks(source, partition_date)
+    layer3a = ", ".join(
+        f"nullif({_trim(_q('o__' + parent.name) + '.' + _q(col.name))}, '') AS {_raw_name(name)}"
+        for name, col, parent in flat
+        if parent is not None
+    )
+    layer3b = ", ".join(
+        f"{_typed_sql(name, col)} AS {_typed_name(name)}" for name, col, parent in flat if parent is not None
+    )
+    checks = _checks(source)
     # one CASE finds the first broken rule: "<reason>:<column>"
     failure = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(f'{r}:{c}')}" for r, c, cond in checks) + " END"
     raw_fields = "to_json(struct_pack(" + ", ".join(f"{_q(c.name)} := {_q(c.name)}" for c in top) + "))::VARCHAR"
-    typed_out = ", ".join(
-        f"{_typed_name(name)}::{col.warehouse_type} AS {_q(name)}" for name, col, _parent in _flat_columns(source)
-    )
+    typed_out = ", ".join(f"{_typed_name(name)}::{col.warehouse_type} AS {_q(name)}" for name, col, _parent in flat)
     sql = f"SELECT *, {layer1} FROM ({relation})"
     sql = f"SELECT *, {layer2} FROM ({sql})"
-    if nested:
+    if parents:
         sql = f"SELECT *, {layer3} FROM ({sql})"
+        sql = f"SELECT *, {layer3a} FROM ({sql})"
         sql = f"SELECT *, {layer3b} FROM ({sql})"
     sql = f"SELECT *, {failure} AS _failure FROM ({sql})"
     sql = f"SELECT *, split_part(_failure, ':', 1) AS _reason, split_part(_failure, ':', 2) AS _reason_column FROM ({sql})"
     return f"""
-        SELECT {file_order} AS _file_order, _source_line, _reason, _reason_column, false AS _duplicate,
+        SELECT _file_id, _day, _blank, _reason, _reason_column, false AS _duplicate,
                CASE WHEN _reason IS NOT NULL THEN coalesce(_raw_line, {raw_fields}) END AS _raw_text,
                {typed_out}
         FROM ({sql})"""
@@ -382,42 +487,80 @@ def _validation_sql(source: Source, partition_date: date, relation: str, file_or
 
 # --------------------------------------------------------------------------- load
 
+# Errors of the generated SQL itself, never of a file: raised, not blamed on a file.
+_PROGRAMMING_ERRORS = (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException)
+
+# Input bytes read by one load pass at most: bounds the memory of the checked rows (a
+# range of days larger than this loads in several passes, each in its own transaction).
+PASS_BYTES = 1 << 30
+
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Flag all but the winning row of each repeated key among the valid rows of the day.
+    """Flag all but the winning row of each key repeated within a day among the valid rows.
 
-    The ordering window only runs over keys that repeat, which are few."""
+    The ordering window only runs over keys that repeat, which are few. Files of a day
+    have ids in name order and rowid follows the line, so later file, then later line."""
     keys = ", ".join(_q(k) for k in source.primary_key)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _dup_keys AS SELECT {keys} FROM _checked WHERE _reason IS NULL "
-        f"GROUP BY {keys} HAVING count(*) > 1"
+        f"CREATE OR REPLACE TEMP TABLE _dup_keys AS SELECT _day, {keys} FROM _checked "
+        f"WHERE _reason IS NULL AND NOT _blank GROUP BY _day, {keys} HAVING count(*) > 1"
     )
     if not con.execute("SELECT count(*) FROM _dup_keys").fetchone()[0]:
         return
     order_by = (f"{_q(source.version_column)} DESC NULLS LAST, " if source.version_column else "") + (
-        "_file_order DESC, _source_line DESC"
+        "_file_id DESC, rid DESC"
     )
     con.execute(
         f"""UPDATE _checked SET _duplicate = true
-        FROM (SELECT _file_order AS f, _source_line AS l,
-                     row_number() OVER (PARTITION BY {keys} ORDER BY {order_by}) AS rank
-              FROM _checked SEMI JOIN _dup_keys USING ({keys}) WHERE _reason IS NULL) AS ranked
-        WHERE ranked.rank > 1 AND _checked._file_order = ranked.f AND _checked._source_line = ranked.l"""
+        FROM (SELECT rid, row_number() OVER (PARTITION BY _day, {keys} ORDER BY {order_by}) AS rank
+              FROM (SELECT rowid AS rid, * FROM _checked WHERE _reason IS NULL AND NOT _blank)
+              SEMI JOIN _dup_keys USING (_day, {keys})) AS ranked
+        WHERE ranked.rank > 1 AND _checked.rowid = ranked.rid"""
     )
 
 
-def _missing_json_keys(con: duckdb.DuckDBPyConnection, source: Source, file_order: int) -> list[str]:
-    """JSONL has no header: a required key absent from every record is a missing column."""
-    row = con.execute(
-        f"""SELECT count(*) FILTER (WHERE _reason IS DISTINCT FROM 'malformed_record'),
-                   list_distinct(list(_reason_column) FILTER (WHERE _reason IN ('missing_key', 'missing_value'))),
-                   count(*) FILTER (WHERE _reason IN ('missing_key', 'missing_value'))
-            FROM _checked WHERE _file_order = {file_order}"""
-    ).fetchone()
-    records, columns, missing = row
-    if records and missing == records and columns and len(columns) == 1:
-        return columns
-    return []
+def _scan_into_checked(con: duckdb.DuckDBPyConnection, source: Source, files: list[_LandingFile], first: bool) -> None:
+    select = _validation_sql(source, _group_relation(source, files))
+    if first:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
+    else:
+        con.execute(f"INSERT INTO _checked {select}")
+
+
+def _passes(by_day: dict[date, list[Path]], limit: int) -> list[list[date]]:
+    """Consecutive days grouped so that each pass reads at most ``limit`` bytes (or one day)."""
+    out: list[list[date]] = []
+    size = 0
+    for day in sorted(by_day):
+        day_bytes = sum(p.stat().st_size for p in by_day[day])
+        if out and size + day_bytes <= limit:
+            out[-1].append(day)
+            size += day_bytes
+        else:
+            out.append([day])
+            size = day_bytes
+    return out
+
+
+def source_day_files(landing_dir: Path, source: str, days: list[date] | None = None) -> dict[date, list[Path]]:
+    """day -> the files of that day in load order (name order: later wins), listing the
+    source's folder once. Only ``days`` when given."""
+    folder = Path(landing_dir) / source
+    wanted = None if days is None else set(days)
+    out: dict[date, list[Path]] = {}
+    if not folder.is_dir():
+        return out
+    for path in folder.iterdir():
+        match = FILE_NAME.match(path.name)
+        if not match:
+            continue
+        try:
+            day = date.fromisoformat(match["day"])
+        except ValueError:
+            continue
+        if (wanted is None or day in wanted) and path.is_file():
+            out.setdefault(day, []).append(path)
+    return {day: sorted(paths, key=lambda p: p.name) for day, paths in out.items()}
 
 
 def load_source_day(
@@ -428,137 +571,235 @@ def load_source_day(
     load_id: str | None = None,
 ) -> SourceDayResult:
     """Load every file of one source and day, replacing what that day held before."""
+    return load_source_days(con, landing_dir, source_name, [partition_date], load_id=load_id)[0]
+
+
+def load_source_days(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    source_name: str,
+    days: list[date],
+    load_id: str | None = None,
+    pass_bytes: int = PASS_BYTES,
+) -> list[SourceDayResult]:
+    """Load every file of one source for each of ``days``, replacing what those days held.
+
+    All files of the days are read, validated, deduplicated (per day) and written in one
+    set-based pass (several when they exceed ``pass_bytes``). A broken file fails its own
+    source-day only: that day keeps what it held, the other days load. A day without a file
+    is left untouched. One result per day, in the order of ``days``."""
     source = get_source(source_name)
     load_id = load_id or uuid.uuid4().hex
+    days = list(dict.fromkeys(days))
+    ensure_raw_schema(con)
+    by_day = source_day_files(landing_dir, source.name, days)
+    results: dict[date, SourceDayResult] = {}
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    empty = [d for d in days if d not in by_day]
+    if empty:
+        for day in empty:
+            results[day] = SourceDayResult(source=source.name, partition_date=day, status="no_file")
+        _write_ledger(con, load_id, [results[d] for d in empty], loaded_at)
+    for pass_days in _passes(by_day, pass_bytes):
+        for result in _load_pass(con, source, {d: by_day[d] for d in pass_days}, load_id):
+            results[result.partition_date] = result
+    return [results[d] for d in days]
+
+
+def _failed_result(source: Source, day: date, paths: list[Path], problems: dict[Path, str]) -> SourceDayResult:
+    culprit = min(problems, key=lambda p: p.name)
+    problem = problems[culprit]
+    return SourceDayResult(
+        source=source.name,
+        partition_date=day,
+        status="failed",
+        error=f"{source.name} {day}: {culprit.name}: {problem}",
+        files=[
+            FileResult(
+                p.name,
+                p.suffix.lstrip("."),
+                "failed" if p == culprit else "not_loaded",
+                error=problem if p == culprit else f"not loaded: {culprit.name} failed",
+            )
+            for p in paths
+        ],
+    )
+
+
+def _load_pass(
+    con: duckdb.DuckDBPyConnection, source: Source, by_day: dict[date, list[Path]], load_id: str
+) -> list[SourceDayResult]:
+    """One set-based pass over the files of some days (see :func:`load_source_days`)."""
     started = time.perf_counter()
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    files = day_files(landing_dir, source.name, partition_date)
-    result = SourceDayResult(source=source.name, partition_date=partition_date, status="loaded")
-    ensure_raw_schema(con)
-
-    if not files:
-        result.status = "no_file"
-        _write_ledger(con, load_id, result, loaded_at, time.perf_counter() - started)
-        return result
-
-    extra_by_file: dict[str, list[str]] = {}
-    contract = [c.name for c in source.columns]
-    try:
-        for order, path in enumerate(files):
-            relation, header = _file_relation(con, source, path)
-            missing = [c for c in source.required_columns if c not in header]
-            if missing:
-                raise SourceFileError(
-                    path, f"missing required column(s) {', '.join(missing)}; header has {', '.join(header)}"
-                )
-            extra_by_file[path.name] = [c for c in header if c not in contract]
-            select = _validation_sql(source, partition_date, relation, order)
+    problems: dict[date, dict[Path, str]] = {}
+    items: list[_LandingFile] = []
+    for day in sorted(by_day):
+        for path in by_day[day]:
+            item = _LandingFile(len(items), path, day, path.suffix.lstrip("."))
+            items.append(item)
             try:
-                if order == 0:
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
-                else:
-                    con.execute(f"INSERT INTO _checked {select}")
-            except duckdb.Error as exc:
-                raise SourceFileError(path, f"unreadable {path.suffix.lstrip('.')} file ({str(exc).splitlines()[0]})")
-            if path.suffix == ".jsonl":
-                absent = _missing_json_keys(con, source, order)
-                if absent:
-                    raise SourceFileError(path, f"missing required column(s) {', '.join(absent)} in every record")
-    except SourceFileError as exc:
-        result.status = "failed"
-        result.error = f"{source.name} {partition_date}: {exc.path.name}: {exc.problem}"
-        result.files = [
-            FileResult(
-                f.name,
-                f.suffix.lstrip("."),
-                "failed" if f == exc.path else "not_loaded",
-                error=exc.problem if f == exc.path else f"not loaded: {exc.path.name} failed",
-            )
-            for f in files
-        ]
-        result.seconds = time.perf_counter() - started
-        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _file")
-        _write_ledger(con, load_id, result, loaded_at, result.seconds)
-        return result
+                _inspect(con, source, item)
+            except SourceFileError as exc:
+                problems.setdefault(day, {})[path] = exc.problem
 
-    _mark_duplicates(con, source)
+    # One scan per group of files with the same format and header; a scan that fails (an
+    # unreadable file) is redone file by file to find the file and fail its day only.
+    first = True
+    groups: dict[tuple, list[_LandingFile]] = {}
+    for item in items:
+        if item.day not in problems:
+            groups.setdefault(item.group_key, []).append(item)
+    try:
+        for group in groups.values():
+            try:
+                _scan_into_checked(con, source, group, first)
+                first = False
+            except duckdb.Error:
+                for item in group:
+                    try:
+                        _scan_into_checked(con, source, [item], first)
+                        first = False
+                    except _PROGRAMMING_ERRORS:
+                        raise  # the loader's SQL is wrong: no file is to blame
+                    except duckdb.Error as exc:
+                        problem = f"unreadable {item.fmt} file ({_error_message(exc)})"
+                        problems.setdefault(item.day, {})[item.path] = problem
+        if first:  # nothing readable: an empty table of the right shape
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {_validation_sql(source, _empty_relation(source))}")
+        stats = _file_stats(con, source, items)
+        for item in items:
+            if item.fmt == "jsonl" and item.file_id in stats and stats[item.file_id]["absent"]:
+                absent = ", ".join(stats[item.file_id]["absent"])
+                problems.setdefault(item.day, {})[item.path] = f"missing required column(s) {absent} in every record"
+        return _write_pass(con, source, by_day, items, problems, stats, load_id, loaded_at, started)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys")
+
+
+def _empty_relation(source: Source) -> str:
+    text_cols = ", ".join(f"NULL::VARCHAR AS {_q(c.name)}" for c in source.columns)
+    return (
+        "SELECT NULL::BIGINT AS _file_id, NULL::DATE AS _day, NULL::TIMESTAMP AS _horizon, false AS _blank, "
+        f"NULL::VARCHAR AS _raw_line, false AS _malformed, {text_cols} WHERE false"
+    )
+
+
+def _file_stats(con: duckdb.DuckDBPyConnection, source: Source, items: list[_LandingFile]) -> dict[int, dict]:
+    """Per file: first rowid (its line numbering), records, valid and quarantined rows and,
+    for JSONL, a required key absent from every record (JSONL has no header)."""
+    rows = con.execute(
+        """SELECT _file_id, min(rowid), count(*) FILTER (WHERE NOT _blank),
+                  count(*) FILTER (WHERE NOT _blank AND _reason IS NULL),
+                  count(*) FILTER (WHERE NOT _blank AND _reason IS NOT NULL),
+                  count(*) FILTER (WHERE NOT _blank AND _reason IS DISTINCT FROM 'malformed_record'),
+                  count(*) FILTER (WHERE NOT _blank AND _reason IN ('missing_key', 'missing_value')),
+                  list_distinct(list(_reason_column) FILTER (WHERE NOT _blank AND _reason IN ('missing_key', 'missing_value')))
+           FROM _checked GROUP BY _file_id"""
+    ).fetchall()
+    out: dict[int, dict] = {}
+    for file_id, first_rowid, read, valid, quarantined, records, missing, columns in rows:
+        absent = columns if records and missing == records and columns and len(columns) == 1 else []
+        out[file_id] = {"first": first_rowid, "read": read, "valid": valid, "quarantined": quarantined,
+                        "absent": absent}  # fmt: skip
+    return out
+
+
+def _write_pass(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    by_day: dict[date, list[Path]],
+    items: list[_LandingFile],
+    problems: dict[date, dict[Path, str]],
+    stats: dict[int, dict],
+    load_id: str,
+    loaded_at: datetime,
+    started: float,
+) -> list[SourceDayResult]:
+    """Deduplicate the loadable days and replace them in one transaction, with the ledger."""
+    results: dict[date, SourceDayResult] = {
+        day: _failed_result(source, day, by_day[day], problems[day]) for day in problems
+    }
+    good = [day for day in sorted(by_day) if day not in problems]
+    if good:
+        # failed days' rows play no part in deduplication or in what is written
+        bad_ids = [i.file_id for i in items if i.day in problems]
+        if bad_ids:
+            con.execute(f"DELETE FROM _checked WHERE _file_id IN ({', '.join(map(str, bad_ids))})")
+        _mark_duplicates(con, source)
+        good_items = [i for i in items if i.day not in problems]
+        duplicates = dict(
+            con.execute("SELECT _file_id, count(*) FROM _checked WHERE _duplicate GROUP BY 1").fetchall()
+        )
+        reasons: dict[date, dict[str, int]] = {}
+        for day, reason, n in con.execute(
+            "SELECT _day, _reason, count(*) FROM _checked WHERE NOT _blank AND _reason IS NOT NULL GROUP BY 1, 2"
+        ).fetchall():
+            reasons.setdefault(day, {})[reason] = n
+        for day in good:
+            result = SourceDayResult(source=source.name, partition_date=day, status="loaded")
+            result.quarantined_by_reason = reasons.get(day, {})
+            results[day] = result
+        for item in good_items:
+            s = stats.get(item.file_id, {"read": 0, "valid": 0, "quarantined": 0})
+            dup = duplicates.get(item.file_id, 0)
+            extra = [c for c in item.header if c not in {c.name for c in source.columns}]
+            results[item.day].files.append(
+                FileResult(item.path.name, item.fmt, "loaded", rows_read=s["read"], rows_loaded=s["valid"] - dup,
+                           rows_quarantined=s["quarantined"], rows_duplicate=dup, extra_columns=extra)  # fmt: skip
+            )
     names = [n for n, _c, _p in _flat_columns(source)]
-    day = _sql_str(partition_date.isoformat())
     stamp = f"TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))}"
-    file_names = "[" + ", ".join(_sql_str(f.name) for f in files) + "]"
+    day_list = ", ".join(f"DATE {_sql_str(d.isoformat())}" for d in good)
+    # file name and first rowid by file id: constant lists, no join (file ids are 0..n-1)
+    file_name = "[" + ", ".join(_sql_str(i.path.name) for i in items) + "][c._file_id + 1]"
+    line = "c.rowid - [" + ", ".join(str(stats.get(i.file_id, {}).get("first", 0)) for i in items) + "][c._file_id + 1] + 1"
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"DELETE FROM raw.{source.raw_table} WHERE _partition_date = {day}")
-        con.execute(f"DELETE FROM raw.{source.quarantine_table} WHERE _partition_date = {day}")
-        con.execute(
-            f"""INSERT INTO raw.{source.raw_table} ({', '.join(map(_q, names + list(LINEAGE_COLUMNS)))})
-            SELECT {', '.join(map(_q, names))}, DATE {day}, {file_names}[_file_order + 1], _source_line, {stamp}
-            FROM _checked WHERE _reason IS NULL AND NOT _duplicate"""
-        )
-        con.execute(
-            f"""INSERT INTO raw.{source.quarantine_table}
-            SELECT DATE {day}, {file_names}[_file_order + 1], _source_line, _reason,
-                   _reason || ': ' || _reason_column, _raw_text, {stamp}, {_sql_str(load_id)}
-            FROM _checked WHERE _reason IS NOT NULL"""
-        )
-        counts = con.execute(
-            """SELECT _file_order, count(*), count(*) FILTER (WHERE _reason IS NULL AND NOT _duplicate),
-                      count(*) FILTER (WHERE _reason IS NOT NULL)
-               FROM _checked GROUP BY _file_order"""
-        ).fetchall()
-        by_order = {row[0]: row[1:] for row in counts}
-        for order, path in enumerate(files):
-            read, loaded, quarantined = by_order.get(order, (0, 0, 0))
-            result.files.append(
-                FileResult(
-                    path.name,
-                    path.suffix.lstrip("."),
-                    "loaded",
-                    rows_read=read,
-                    rows_loaded=loaded,
-                    rows_quarantined=quarantined,
-                    rows_duplicate=read - loaded - quarantined,
-                    extra_columns=extra_by_file.get(path.name, []),
-                )
+        if good:
+            con.execute(f"DELETE FROM raw.{source.raw_table} WHERE _partition_date IN ({day_list})")
+            con.execute(f"DELETE FROM raw.{source.quarantine_table} WHERE _partition_date IN ({day_list})")
+            con.execute(
+                f"""INSERT INTO raw.{source.raw_table} ({', '.join(map(_q, names + list(LINEAGE_COLUMNS)))})
+                SELECT {', '.join('c.' + _q(n) for n in names)}, c._day, {file_name}, {line}, {stamp}
+                FROM _checked AS c WHERE c._reason IS NULL AND NOT c._duplicate AND NOT c._blank"""
             )
-        result.quarantined_by_reason = dict(
-            con.execute("SELECT _reason, count(*) FROM _checked WHERE _reason IS NOT NULL GROUP BY 1").fetchall()
-        )
-        result.seconds = time.perf_counter() - started
-        _write_ledger(con, load_id, result, loaded_at, result.seconds)
+            con.execute(
+                f"""INSERT INTO raw.{source.quarantine_table}
+                SELECT c._day, {file_name}, {line}, c._reason, c._reason || ': ' || c._reason_column, c._raw_text,
+                       {stamp}, {_sql_str(load_id)}
+                FROM _checked AS c WHERE c._reason IS NOT NULL AND NOT c._blank"""
+            )
+        ordered = [results[d] for d in sorted(results)]
+        seconds = time.perf_counter() - started
+        for result in ordered:  # the pass's time: its days were loaded together
+            result.seconds = seconds
+        _write_ledger(con, load_id, ordered, loaded_at)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    finally:
-        con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys; DROP TABLE IF EXISTS _file")
-    return result
+    return ordered
 
 
 def _write_ledger(
-    con: duckdb.DuckDBPyConnection, load_id: str, result: SourceDayResult, loaded_at: datetime, seconds: float
+    con: duckdb.DuckDBPyConnection, load_id: str, results: list[SourceDayResult], loaded_at: datetime
 ) -> None:
-    rows = [
-        (
-            load_id,
-            result.source,
-            result.partition_date,
-            f.file_name,
-            f.file_format,
-            f.status,
-            f.rows_read,
-            f.rows_loaded,
-            f.rows_quarantined,
-            f.rows_duplicate,
-            ",".join(f.extra_columns) or None,
-            f.error,
-            loaded_at,
-            seconds,
-        )
-        for f in result.files
-    ] or [
-        (load_id, result.source, result.partition_date, None, None, result.status, 0, 0, 0, 0, None, None,
-         loaded_at, seconds)
-    ]
-    placeholders = ", ".join("?" for _ in LEDGER_COLUMNS)
-    con.executemany(f"INSERT INTO raw.load_ledger VALUES ({placeholders})", rows)
+    """One INSERT for the ledger rows of ``results``: one per file, or one per day without files."""
+    rows = []
+    for result in results:
+        rows += [
+            (load_id, result.source, result.partition_date, f.file_name, f.file_format, f.status, f.rows_read,
+             f.rows_loaded, f.rows_quarantined, f.rows_duplicate, ",".join(f.extra_columns) or None, f.error,
+             loaded_at, result.seconds)
+            for f in result.files
+        ] or [
+            (load_id, result.source, result.partition_date, None, None, result.status, 0, 0, 0, 0, None, None,
+             loaded_at, result.seconds)
+        ]  # fmt: skip
+    if not rows:
+        return
+    one = "(" + ", ".join("?" for _ in LEDGER_COLUMNS) + ")"
+    con.execute(
+        f"INSERT INTO raw.load_ledger VALUES {', '.join(one for _ in rows)}", [v for row in rows for v in row]
+    )

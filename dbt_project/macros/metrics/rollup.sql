@@ -56,8 +56,14 @@
 {#- Observations -> one row per metric x grain x period x segment with summed parts.
     Customer segments come from dim_customers (current attributes); plan is the plan held at the
     period's start (int_subscriptions__plan_periods, 'none' without one); rows without a customer
-    count in 'all' and as 'unknown' in each customer segment. -#}
-{% macro metric_rollup(domain, observations) -%}
+    count in 'all' and as 'unknown' in each customer segment.
+    segment_overrides: optional list of customer segment names (e.g. ['acquisition_channel'])
+    for which the observation model carries a column of the same name; where that column is not
+    null it replaces the customer's value (marketing spend has no customer but has a channel). -#}
+{% macro metric_rollup(domain, observations, segment_overrides=[]) -%}
+{%- for name in segment_overrides if name not in customer_segment_names() -%}
+    {{ exceptions.raise_compiler_error("segment override '" ~ name ~ "' is not a customer segment") }}
+{%- endfor -%}
 with observations as (
     select * from {{ observations }}
 ),
@@ -80,13 +86,17 @@ attributed as (
         observations.period_start,
         observations.channel,
         observations.touchpoint,
-        customers.country,
-        customers.acquisition_channel,
-        case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end as plan,
-        customers.persona,
-        customers.age_band,
-        customers.income_band,
-        customers.gender,
+        {%- for name in customer_segment_names() %}
+        {%- if name == 'plan' %}
+        {%- set customer_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
+        {%- else %}
+        {%- set customer_value = 'customers.' ~ name %}
+        {%- endif %}
+        {%- if name in segment_overrides %}
+        {%- set customer_value = 'coalesce(observations.' ~ name ~ ', ' ~ customer_value ~ ')' %}
+        {%- endif %}
+        coalesce(cast({{ customer_value }} as {{ dbt.type_string() }}), 'unknown') as {{ name }},
+        {%- endfor %}
         observations.numerator,
         observations.denominator,
         observations.sample_size,
@@ -101,18 +111,37 @@ attributed as (
         and observations.period_start <= plan_periods.to_date
 ),
 
--- shrink to one row per combination of segment values before the unpivot
-combinations as (
+-- one pass: a grouping set per segment (the customer segments are never null here, so
+-- grouping() alone tells which set a row belongs to; channel/touchpoint may be null and their
+-- null groups are dropped below)
+segment_parts as (
     select
-        metric_name, period_grain, period_start, channel, touchpoint, country, acquisition_channel,
-        plan, persona, age_band, income_band, gender,
+        metric_name,
+        period_grain,
+        period_start,
+        case
+            {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+            when grouping({{ name }}) = 0 then '{{ name }}'
+            {%- endfor %}
+            else 'all'
+        end as segment_name,
+        case
+            {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+            when grouping({{ name }}) = 0 then {{ name }}
+            {%- endfor %}
+            else 'all'
+        end as segment_value,
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         sum(sample_size) as sample_size,
         sum(sum_squares) as sum_squares
     from attributed
-    group by metric_name, period_grain, period_start, channel, touchpoint, country, acquisition_channel,
-        plan, persona, age_band, income_band, gender
+    group by grouping sets (
+        (metric_name, period_grain, period_start),
+        {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+        (metric_name, period_grain, period_start, {{ name }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    )
 ),
 
 allowed_segments as (
@@ -136,28 +165,12 @@ empty_periods as (
 ),
 
 unpivoted as (
-    select
-        combinations.metric_name,
-        combinations.period_grain,
-        combinations.period_start,
-        allowed_segments.segment_name,
-        case allowed_segments.segment_name
-            when 'all' then 'all'
-            {%- for name in customer_segment_names() %}
-            when '{{ name }}' then coalesce(cast(combinations.{{ name }} as {{ dbt.type_string() }}), 'unknown')
-            {%- endfor %}
-            when 'channel' then combinations.channel
-            when 'touchpoint' then combinations.touchpoint
-        end as segment_value,
-        combinations.numerator,
-        combinations.denominator,
-        combinations.sample_size,
-        combinations.sum_squares
-    from combinations
+    select segment_parts.*
+    from segment_parts
     inner join allowed_segments
-        on allowed_segments.metric_name = combinations.metric_name
-    where (allowed_segments.segment_name <> 'channel' or combinations.channel is not null)
-        and (allowed_segments.segment_name <> 'touchpoint' or combinations.touchpoint is not null)
+        on allowed_segments.metric_name = segment_parts.metric_name
+        and allowed_segments.segment_name = segment_parts.segment_name
+    where segment_parts.segment_value is not null
     union all
     select * from empty_periods
 )
@@ -250,10 +263,11 @@ select
 from intervals
 {%- endmacro %}
 
-{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`. -#}
-{% macro metric_mart(domain, observations) -%}
+{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides:
+    see metric_rollup. -#}
+{% macro metric_mart(domain, observations, segment_overrides=[]) -%}
 with rolled_up as (
-    {{ metric_rollup(domain, observations) | indent(4) }}
+    {{ metric_rollup(domain, observations, segment_overrides) | indent(4) }}
 ),
 
 finalized as (

@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: the events are the warehouse's biggest input and several models read
+-- them; as a view each reader would repeat the dedup window over every row.
 -- One row per app event (a later delivery wins). Events without customer_id are kept here
 -- (installs before login count for app metrics); only the engagement stream drops them.
 with source_rows as (

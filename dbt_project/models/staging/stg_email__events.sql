@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: the events are the warehouse's biggest input and several models read
+-- them; as a view each reader would repeat the dedup window over every row.
 -- One row per e-mail event (a later delivery wins).
 with source_rows as (
     select * from {{ source('email', 'email_events') }}

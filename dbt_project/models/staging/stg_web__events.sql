@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: the events are the warehouse's biggest input and several models read
+-- them; as a view each reader would repeat the dedup window over every row.
 -- One row per web hit (a later delivery wins). Anonymous hits (no customer_id) are kept here:
 -- visitor metrics need them; only the engagement stream drops them.
 with source_rows as (

@@ -2,8 +2,17 @@
 -- segment, as the union of the domain marts (one per domain; see docs/metrics-framework.md).
 {%- set domain_marts = [
     ref('mart_survey__metrics'),
+    ref('mart_web__metrics'),
+    ref('mart_active_users__metrics'),
+    ref('mart_email__metrics'),
+    ref('mart_social__metrics'),
+    ref('mart_app__metrics'),
+    ref('mart_events__metrics'),
     ref('mart_support__metrics'),
     ref('mart_engagement__metrics'),
+    ref('mart_retention__metrics'),
+    ref('mart_revenue__metrics'),
+    ref('mart_acquisition__metrics'),
 ] %}
 
 {% for mart in domain_marts %}

@@ -1,0 +1,146 @@
+-- Observations of dau, wau, mau and stickiness (docs/metrics-framework.md). Active = any event
+-- of fct_engagement_events with counts_as_activity, on its occurred_date (reporting time zone),
+-- by customer_id as delivered (a customer not yet in the CRM counts, as segment 'unknown').
+-- The period's last day is capped at as_of_date(): the current week or month is read on the
+-- run's day. dau / wau / mau of a period = customers active on / in the 7 / in the 30 days
+-- ending on that last day (a day-grain row: that day). Count parts: one row per customer
+-- counted, numerator 1.
+-- Stickiness = 100 x average DAU over the period / MAU at its last day, as additive parts per
+-- customer: numerator = active days in the period / days in the period (so the sum over
+-- customers is the average DAU), denominator = 1 when the customer is in the MAU at the end.
+-- Days in the period run from its first day to its (capped) last day.
+-- No customer x day spine: each active day a "covers" the days a .. a + window - 1 up to the
+-- customer's next active day (exclusive), so the covered ranges are disjoint and are expanded
+-- by one inequality join to a 0..29 offset table; the output is exactly one row per counted
+-- customer and day.
+{%- set double = type_double() %}
+
+with activity_days as (
+    select distinct customer_id, occurred_date as activity_date
+    from {{ ref('fct_engagement_events') }}
+    where counts_as_activity
+        and customer_id is not null
+        and occurred_date <= {{ as_of_date() }}
+),
+
+with_next as (
+    select
+        customer_id,
+        activity_date,
+        lead(activity_date) over (partition by customer_id order by activity_date) as next_activity_date
+    from activity_days
+),
+
+windows as (
+    select 'dau' as metric_name, 1 as window_days
+    union all select 'wau', 7
+    union all select 'mau', 30
+),
+
+offsets as (
+    select generated_number - 1 as day_offset
+    from ({{ dbt.generate_series(30) }}) as series
+),
+
+ranges as (
+    select
+        windows.metric_name,
+        with_next.customer_id,
+        with_next.activity_date,
+        least(
+            windows.window_days,
+            coalesce({{ dbt.datediff('with_next.activity_date', 'with_next.next_activity_date', 'day') }}, windows.window_days),
+            {{ dbt.datediff('with_next.activity_date', as_of_date(), 'day') }} + 1
+        ) as covered_days
+    from with_next
+    cross join windows
+),
+
+-- (metric, customer, day) for every day the customer counts in the metric's window
+covered as (
+    select
+        ranges.metric_name,
+        ranges.customer_id,
+        cast({{ dbt.dateadd('day', 'offsets.day_offset', 'ranges.activity_date') }} as date) as covered_date
+    from ranges
+    inner join offsets
+        on offsets.day_offset < ranges.covered_days
+),
+
+grains as (
+    {{ metric_grains() }}
+),
+
+-- keep the covered days that are a period's (capped) last day
+period_counts as (
+    select
+        covered.metric_name,
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'covered.covered_date') }} as period_start,
+        covered.customer_id
+    from covered
+    cross join grains
+    where covered.covered_date = least(
+        {{ period_end('grains.period_grain', period_start('grains.period_grain', 'covered.covered_date')) }},
+        {{ as_of_date() }}
+    )
+),
+
+count_observations as (
+    select
+        metric_name, period_grain, period_start, customer_id,
+        cast(1 as {{ double }}) as numerator,
+        cast(null as {{ double }}) as denominator,
+        1 as sample_size
+    from period_counts
+),
+
+-- stickiness parts: active days per customer and period, and MAU membership at the end
+stickiness_parts as (
+    select
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'activity_days.activity_date') }} as period_start,
+        activity_days.customer_id,
+        1 as active_days,
+        0 as in_mau
+    from activity_days
+    cross join grains
+    union all
+    select period_grain, period_start, customer_id, 0 as active_days, 1 as in_mau
+    from period_counts
+    where metric_name = 'mau'
+),
+
+stickiness_observations as (
+    select
+        'stickiness' as metric_name,
+        period_grain,
+        period_start,
+        customer_id,
+        cast(sum(active_days) as {{ double }}) / (
+            {{ dbt.datediff('period_start', 'least(' ~ period_end('period_grain', 'period_start') ~ ', ' ~ as_of_date() ~ ')', 'day') }} + 1
+        ) as numerator,
+        cast(sum(in_mau) as {{ double }}) as denominator,
+        sum(in_mau) as sample_size
+    from stickiness_parts
+    group by period_grain, period_start, customer_id
+),
+
+observations as (
+    select * from count_observations
+    union all
+    select * from stickiness_observations
+)
+
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+    cast(null as {{ dbt.type_string() }}) as channel,
+    cast(null as {{ dbt.type_string() }}) as touchpoint,
+    cast(numerator as {{ double }}) as numerator,
+    cast(denominator as {{ double }}) as denominator,
+    cast(sample_size as {{ dbt.type_bigint() }}) as sample_size,
+    cast(null as {{ double }}) as sum_squares
+from observations

@@ -1,0 +1,120 @@
+-- Observations of the e-mail metrics (docs/metrics-framework.md), from stg_email__events up to
+-- as_of_date(). Rates count distinct (campaign, customer) pairs: a pair belongs to the period
+-- of its first `delivered` event's date (reporting time zone) and is in the denominator;
+-- the numerator counts pairs with an open / a click / an unsubscribe event at any time up to
+-- as_of_date() (a click without an open event is not an open). Pairs never delivered (bounced,
+-- only sent) are in no rate. Being one pair, one date, the parts are additive over time.
+-- channel = email_type of the campaign. email_engaged_customers = distinct customers with an
+-- open or click event dated in the period (emitted per grain; channel null, because a customer
+-- engaged with two e-mail types must count once in segment all).
+{%- set double = type_double() %}
+
+with events as (
+    select customer_id, campaign_id, email_type, event_type, occurred_date
+    from {{ ref('stg_email__events') }}
+    where customer_id is not null
+        and occurred_date <= {{ as_of_date() }}
+        and event_type in ('delivered', 'open', 'click', 'unsubscribe')
+),
+
+-- one pass over the events: per pair and day
+pair_days as (
+    select
+        campaign_id,
+        customer_id,
+        occurred_date,
+        max(email_type) as email_type,
+        max(case when event_type = 'delivered' then 1 else 0 end) as delivered,
+        max(case when event_type = 'open' then 1 else 0 end) as opened,
+        max(case when event_type = 'click' then 1 else 0 end) as clicked,
+        max(case when event_type = 'unsubscribe' then 1 else 0 end) as unsubscribed
+    from events
+    group by campaign_id, customer_id, occurred_date
+),
+
+pairs as (
+    select
+        campaign_id,
+        customer_id,
+        max(email_type) as email_type,
+        min(case when delivered = 1 then occurred_date end) as delivered_date,
+        max(opened) as opened,
+        max(clicked) as clicked,
+        max(unsubscribed) as unsubscribed
+    from pair_days
+    where campaign_id is not null
+    group by campaign_id, customer_id
+),
+
+grains as (
+    {{ metric_grains() }}
+),
+
+rate_metrics as (
+    select 'email_open_rate' as metric_name union all
+    select 'email_click_rate' union all
+    select 'email_unsubscribe_rate'
+),
+
+rate_observations as (
+    select
+        rate_metrics.metric_name,
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'pairs.delivered_date') }} as period_start,
+        pairs.customer_id,
+        pairs.email_type as channel,
+        sum(case rate_metrics.metric_name
+            when 'email_open_rate' then pairs.opened
+            when 'email_click_rate' then pairs.clicked
+            else pairs.unsubscribed
+        end) as numerator,
+        count(*) as denominator,
+        count(*) as sample_size
+    from pairs
+    cross join rate_metrics
+    cross join grains
+    where pairs.delivered_date is not null
+    group by 1, 2, 3, 4, 5
+),
+
+engaged_customers as (
+    select distinct
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'pair_days.occurred_date') }} as period_start,
+        pair_days.customer_id
+    from pair_days
+    cross join grains
+    where pair_days.opened = 1 or pair_days.clicked = 1
+),
+
+engaged_observations as (
+    select
+        'email_engaged_customers' as metric_name,
+        period_grain,
+        period_start,
+        customer_id,
+        cast(null as {{ dbt.type_string() }}) as channel,
+        1 as numerator,
+        cast(null as {{ dbt.type_bigint() }}) as denominator,
+        1 as sample_size
+    from engaged_customers
+),
+
+observations as (
+    select * from rate_observations
+    union all
+    select * from engaged_observations
+)
+
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+    cast(channel as {{ dbt.type_string() }}) as channel,
+    cast(null as {{ dbt.type_string() }}) as touchpoint,
+    cast(numerator as {{ double }}) as numerator,
+    cast(denominator as {{ double }}) as denominator,
+    cast(sample_size as {{ dbt.type_bigint() }}) as sample_size,
+    cast(null as {{ double }}) as sum_squares
+from observations

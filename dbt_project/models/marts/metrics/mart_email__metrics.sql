@@ -1,0 +1,1 @@
+{{ metric_mart('email', ref('int_metrics__email')) }}

@@ -1,0 +1,1 @@
+{{ metric_mart('revenue', ref('int_metrics__revenue')) }}
