@@ -87,7 +87,7 @@ def _build(path: Path, seed: int = 3) -> dict:
         con.register("cust", cust)
         con.execute("""CREATE TABLE marts.dim_customers AS SELECT customer_id, 'k' || customer_id AS customer_key,
                        false AS is_unknown_member, CAST(signup_date AS DATE) AS signup_date, 'US' AS country,
-                       'p' AS persona, 'organic' AS acquisition_channel, '25-34' AS age_band, CAST(0 AS BIGINT) AS tenure_days,
+                       'p' AS persona, 'organic' AS acquisition_channel, '25-34' AS age_band, 'mid' AS income_band, 'f' AS gender, CAST(0 AS BIGINT) AS tenure_days,
                        CAST(0 AS BIGINT) AS orders_count, 0.0 AS revenue, CAST(NULL AS DOUBLE) AS avg_order_value,
                        CAST(NULL AS BIGINT) AS recency_days, 'none' AS current_plan, CAST(0 AS BIGINT) AS support_tickets_count,
                        CAST(NULL AS BIGINT) AS latest_nps_score, CAST(NULL AS BIGINT) AS latest_csat_score,
@@ -305,7 +305,7 @@ def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_pat
     assert checks[ml_assets.CHURN_CHECK] is (failing != "churn")
     assert checks[ml_assets.CLV_CHECK] is (failing != "clv")
     built = {e.asset_key.to_user_string() for e in outcome.get_asset_materialization_events()}
-    assert {"ml/customer_clv", "ml/customer_churn_scores"} <= built
+    assert {"ml/customer_clv", "ml/clv_segments", "ml/clv_model_runs", "ml/customer_churn_scores", "ml/churn_model_runs"} <= built
     with duckdb.connect(str(copy), read_only=True) as con:
         exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'customer_360'").fetchone()[0]
         if failing:
@@ -315,3 +315,5 @@ def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_pat
             n, scored, with_clv = con.execute(
                 "SELECT count(*), count(churn_probability), count(clv_12m) FROM marts.customer_360").fetchone()
             assert n == N and scored > 100 and with_clv > 100
+            segments = con.execute("SELECT segment_name, customers FROM ml.clv_segments WHERE segment_name = 'all'").fetchall()
+            assert segments == [("all", N)]

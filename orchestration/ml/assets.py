@@ -20,6 +20,7 @@ from orchestration.ml import clv as clv_model
 from orchestration.ml.common import (
     CHURN_MODEL_RUNS_KEY,
     CLV_MODEL_RUNS_KEY,
+    CLV_SEGMENTS_KEY,
     CUSTOMER_CHURN_SCORES_KEY,
     CUSTOMER_CLV_KEY,
     DIM_CUSTOMERS_KEY,
@@ -110,6 +111,10 @@ def churn_check_result(result: churn_model.ChurnResult) -> dg.AssetCheckResult:
                      description="Per customer: simple CLV with its factors, BG/NBD + Gamma-Gamma 12-month "
                                  "expected purchases, P(alive), expected spend and CLV.",
                      kinds={"python", "duckdb"}),
+        dg.AssetSpec(CLV_SEGMENTS_KEY, deps=[CUSTOMER_CLV_KEY, DIM_CUSTOMERS_KEY],
+                     description="Simple CLV (per customer and total) and its factors per segment, with the "
+                                 "12-month CLV per buyer.",
+                     kinds={"python", "duckdb"}),
         dg.AssetSpec(CLV_MODEL_RUNS_KEY, deps=[STG_ORDERS_KEY],
                      description="One row per run date and CLV model: parameters, log-likelihood, customers "
                                  "fitted, converged, holdout check.",
@@ -133,6 +138,7 @@ def clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
         n = write_table(con, "customer_clv", result.customers, clv_model.CUSTOMER_CLV_COLUMNS)
         _append_run(con, "clv_model_runs", result.runs, clv_model.CLV_MODEL_RUNS_COLUMNS, as_of)
+        segments = clv_model.write_segments(con)
     seconds = time.perf_counter() - started
     bg = result.bgnbd
     context.log.info(
@@ -147,6 +153,7 @@ def clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                   **({f"bgnbd_{k}": float(v) for k, v in bg.params.items()} if bg else {})},
     )
     yield dg.MaterializeResult(asset_key=CLV_MODEL_RUNS_KEY, metadata={"rows": len(result.runs)})
+    yield dg.MaterializeResult(asset_key=CLV_SEGMENTS_KEY, metadata={"rows": segments})
     yield clv_check_result(result)
 
 

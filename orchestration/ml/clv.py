@@ -30,6 +30,11 @@ Input: completed orders (``staging.stg_shop__orders``: net of discount, reportin
     ``CEW_CLV_ANNUAL_DISCOUNT_RATE`` (``clv_models.expected_clv``); ``expected_revenue_12m`` is the
     undiscounted revenue (expected purchases x expected spend) the holdout check judges.
 
+``ml.clv_segments`` (one row per segment: ``all``, country, acquisition channel, persona, age
+band, income band, gender, current plan): the segment's simple CLV per customer (mean) and total,
+its factors (average order value = revenue / orders of the segment; the others as means), the
+12-month CLV per buyer and in total, mean P(alive).
+
 ``ml.clv_model_runs`` (one row per run date and model: ``simple``, ``bgnbd``, ``gamma_gamma``)
     parameter names and values (JSON), log-likelihood, customers fitted, converged, and the
     holdout check: the same models fitted on the history up to a cut-off at 75% of the observed
@@ -105,6 +110,51 @@ CLV_MODEL_RUNS_COLUMNS = {
     "holdout_mae": "DOUBLE",
     "holdout_correlation": "DOUBLE",
 }
+
+SEGMENTS = ("country", "acquisition_channel", "persona", "age_band", "income_band", "gender", "current_plan")
+
+# Simple CLV per segment (spec: "per customer and segment"): the segment's customers' mean of
+# each factor and of the CLV (a mean of per-customer CLVs = the segment's value per customer).
+SEGMENTS_SQL = """
+CREATE OR REPLACE TABLE ml.clv_segments AS
+WITH joined AS (
+    SELECT k.*, {segment_columns}
+    FROM ml.customer_clv AS k
+    JOIN marts.dim_customers AS d USING (customer_id)
+),
+unpivoted AS (
+    SELECT 'all' AS segment_name, 'all' AS segment_value, * FROM joined
+    {segment_unions}
+)
+SELECT
+    as_of_date, segment_name, segment_value,
+    count(*) AS customers,
+    count(*) FILTER (WHERE orders_count > 0) AS buyers,
+    sum(revenue) / nullif(sum(orders_count), 0) AS avg_order_value,
+    avg(purchase_frequency_per_year) AS purchase_frequency_per_year,
+    avg(expected_lifespan_years) AS expected_lifespan_years,
+    avg(gross_margin_share) AS gross_margin_share,
+    avg(simple_clv) AS simple_clv_per_customer,
+    sum(simple_clv) AS simple_clv_total,
+    avg(clv_12m) AS clv_12m_per_buyer,
+    sum(clv_12m) AS clv_12m_total,
+    avg(p_alive) AS p_alive_mean,
+    run_id
+FROM unpivoted
+GROUP BY as_of_date, segment_name, segment_value, run_id
+ORDER BY segment_name, segment_value
+"""
+
+
+def write_segments(con) -> int:
+    """``ml.clv_segments`` from ``ml.customer_clv`` and the customers' current attributes."""
+    cols = ", ".join(f"d.{s} AS seg_{s}" for s in SEGMENTS)
+    unions = "\n    ".join(
+        f"UNION ALL SELECT '{s}', coalesce(CAST(seg_{s} AS VARCHAR), 'unknown'), * FROM joined" for s in SEGMENTS
+    )
+    con.execute(SEGMENTS_SQL.format(segment_columns=cols, segment_unions=unions))
+    return con.execute("SELECT count(*) FROM ml.clv_segments").fetchall()[0][0]
+
 
 ORDERS_SQL = """
 SELECT customer_id, ordered_date, net_amount_reporting AS amount

@@ -15,6 +15,7 @@ import pandas as pd
 ML_SCHEMA = "ml"
 CUSTOMER_CLV_KEY = dg.AssetKey(["ml", "customer_clv"])
 CLV_MODEL_RUNS_KEY = dg.AssetKey(["ml", "clv_model_runs"])
+CLV_SEGMENTS_KEY = dg.AssetKey(["ml", "clv_segments"])
 CUSTOMER_CHURN_SCORES_KEY = dg.AssetKey(["ml", "customer_churn_scores"])
 CHURN_MODEL_RUNS_KEY = dg.AssetKey(["ml", "churn_model_runs"])
 
