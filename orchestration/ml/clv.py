@@ -28,7 +28,10 @@ Input: completed orders (``staging.stg_shop__orders``: net of discount, reportin
     next 52 weeks, P(alive), expected average spend (of a future transaction) and the 12-month
     CLV = expected gross margin of those 52 weeks, discounted monthly at
     ``CEW_CLV_ANNUAL_DISCOUNT_RATE`` (``clv_models.expected_clv``); ``expected_revenue_12m`` is the
-    undiscounted revenue (expected purchases x expected spend) the holdout check judges.
+    undiscounted revenue (expected purchases x expected spend) the holdout check judges. When the
+    Gamma-Gamma fit has q <= 1 (a spend distribution with an infinite mean: seen on short
+    histories) the expected spend of one-time buyers is infinite and stored as null, as are their
+    revenue and CLV: no number is better than an invented one.
 
 ``ml.clv_segments`` (one row per segment: ``all``, country, acquisition channel, persona, age
 band, income band, gender, current plan): the segment's simple CLV per customer (mean) and total,
@@ -246,11 +249,12 @@ def _base_churn(con, as_of: date, first_day: date | None, active_window_days: in
 def _metrics_row(m: cm.HoldoutMetrics | None) -> dict:
     if m is None:
         return {}
+    # infinite / NaN (e.g. Gamma-Gamma q <= 1: infinite mean spend of one-time buyers) -> null
     return {
-        "holdout_predicted_total": m.predicted_total,
-        "holdout_actual_total": m.actual_total,
+        "holdout_predicted_total": finite_or_none(m.predicted_total),
+        "holdout_actual_total": finite_or_none(m.actual_total),
         "holdout_total_error_pct": finite_or_none(m.total_error_pct),
-        "holdout_mae": m.mae,
+        "holdout_mae": finite_or_none(m.mae),
         "holdout_correlation": finite_or_none(m.correlation),
     }
 
@@ -338,7 +342,7 @@ def compute_clv(con, as_of: date, *, active_window_days: int = 90, max_lifespan_
     frame = frame.reset_index()
     frame["as_of_date"] = as_of
     frame["run_id"] = run_id
-    for col in ("expected_avg_spend", "expected_revenue_12m", "clv_12m"):
+    for col in ("expected_avg_spend", "expected_revenue_12m", "clv_12m"):  # inf (q <= 1) -> null
         frame[col] = frame[col].where(np.isfinite(frame[col].astype(float)))
     runs_frame = pd.DataFrame(runs)
     for col in CLV_MODEL_RUNS_COLUMNS:
