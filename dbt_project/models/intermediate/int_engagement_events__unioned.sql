@@ -4,7 +4,9 @@
 -- Rows without a customer (anonymous web hits, app events before login, unmatched social
 -- handles) are left out: the stream is about known people. Their sources' own models keep them.
 -- counts_as_activity marks what the metrics contract counts for DAU/WAU/MAU: web, app, e-mail
--- open/click, social, survey responses, orders and support contacts.
+-- open/click, social, survey responses, orders and support contacts. delivered_date is the
+-- landing day of the row's latest delivery: incremental models rescore from the earliest event
+-- a run (re)delivered.
 
 {%- set events_date_sql = 'cast(' ~ from_reporting_tz('cast(event_date as ' ~ dbt.type_timestamp() ~ ')') ~ ' as ' ~ dbt.type_timestamp() ~ ')' %}
 
@@ -16,7 +18,8 @@ with web as (
         event_type,
         occurred_at,
         occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_web__events') }}
     where customer_id is not null
 ),
@@ -29,7 +32,8 @@ app as (
         event_type,
         occurred_at,
         occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_app__events') }}
     where customer_id is not null
 ),
@@ -42,7 +46,8 @@ email as (
         event_type,
         occurred_at,
         occurred_date,
-        event_type in ('open', 'click') as counts_as_activity
+        event_type in ('open', 'click') as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_email__events') }}
 ),
 
@@ -54,7 +59,8 @@ social as (
         interaction_type as event_type,
         occurred_at,
         occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_social__interactions') }}
     where customer_id is not null
 ),
@@ -67,7 +73,8 @@ orders as (
         status as event_type,
         ordered_at as occurred_at,
         ordered_date as occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_shop__orders') }}
 ),
 
@@ -79,7 +86,8 @@ subscriptions as (
         event_type,
         occurred_at,
         occurred_date,
-        false as counts_as_activity
+        false as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_billing__subscription_events') }}
 ),
 
@@ -97,7 +105,8 @@ support_opened as (
         'ticket_opened' as event_type,
         opened_at as occurred_at,
         opened_date as occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from support_tickets
 ),
 
@@ -109,7 +118,8 @@ support_reopened as (
         'ticket_reopened' as event_type,
         reopened_at as occurred_at,
         {{ to_reporting_date('reopened_at') }} as occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from support_tickets
     where reopened_at is not null
 ),
@@ -125,7 +135,8 @@ surveys as (
         end as event_type,
         responded_at as occurred_at,
         responded_date as occurred_date,
-        true as counts_as_activity
+        true as counts_as_activity,
+        _partition_date as delivered_date
     from {{ ref('stg_surveys__responses') }}
     where is_response
 ),
@@ -142,7 +153,8 @@ referrals_created as (
         'referral_created' as event_type,
         created_at as occurred_at,
         created_date as occurred_date,
-        false as counts_as_activity
+        false as counts_as_activity,
+        _partition_date as delivered_date
     from referrals
 ),
 
@@ -155,7 +167,8 @@ referrals_signed_up as (
         'referral_signed_up' as event_type,
         signed_up_at as occurred_at,
         signed_up_date as occurred_date,
-        false as counts_as_activity
+        false as counts_as_activity,
+        _partition_date as delivered_date
     from referrals
     where signed_up_at is not null
 ),
@@ -173,7 +186,8 @@ events_registered as (
         'event_registered' as event_type,
         registered_at as occurred_at,
         registered_date as occurred_date,
-        false as counts_as_activity
+        false as counts_as_activity,
+        _partition_date as delivered_date
     from registrations
     where not cancelled
 ),
@@ -187,7 +201,8 @@ events_attended as (
         'event_attended' as event_type,
         {{ events_date_sql }} as occurred_at,
         event_date as occurred_date,
-        false as counts_as_activity
+        false as counts_as_activity,
+        _partition_date as delivered_date
     from registrations
     where attended
 )

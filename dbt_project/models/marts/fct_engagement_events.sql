@@ -29,7 +29,8 @@ select
     cast(events.occurred_date as date) as occurred_date,
     -- a pair missing from the seed weighs 0 (test engagement_weights_cover_every_event warns)
     cast(coalesce(weights.weight, 0) as {{ type_double() }}) as weight,
-    events.counts_as_activity
+    events.counts_as_activity,
+    cast(events.delivered_date as date) as delivered_date
 from events
 left join weights
     on weights.source = events.source

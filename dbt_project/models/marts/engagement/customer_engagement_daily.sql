@@ -9,7 +9,8 @@
 -- day and the days before it) of the event's weight (seed engagement_event_weights), optionally
 -- decayed by 0.5 ^ (age / half-life); band from seed engagement_score_bands; one sub-score per
 -- source (they add up to the score). Incremental: a nightly run rebuilds only its days
--- (run_start_date .. run_date) for the customers it already scores, and the whole history of
+-- (run_start_date .. run_date, from earlier when it delivered older events late) for the
+-- customers it already scores, and the whole history of
 -- customers new to the table (late-arriving CRM rows); a full refresh rebuilds all of history
 -- and gives the same rows.
 {%- set window = engagement_window_days() %}
@@ -47,12 +48,22 @@ first_events as (
     group by customer_id
 ),
 
+{%- if first_scored_day %}
+-- a run rescores from its first day, or from the earliest event it delivered late (a re-sent
+-- referral, a ticket version, a late export), whichever is earlier
+rescore_from as (
+    select least({{ first_scored_day }}, coalesce(min(occurred_date), {{ first_scored_day }})) as first_day
+    from {{ ref('fct_engagement_events') }}
+    where delivered_date >= {{ first_scored_day }}
+),
+{%- endif %}
+
 customers as (
     select
         customers.customer_id,
         least(customers.signup_date, coalesce(first_events.first_day, customers.signup_date)) as first_day,
         {%- if first_scored_day %}
-        case when scored_before.customer_id is null then cast(null as date) else {{ first_scored_day }} end as score_from
+        case when scored_before.customer_id is null then cast(null as date) else rescore_from.first_day end as score_from
         {%- else %}
         cast(null as date) as score_from
         {%- endif %}
@@ -63,6 +74,7 @@ customers as (
     {%- if first_scored_day %}
     left join (select distinct customer_id from {{ this }}) as scored_before
         on scored_before.customer_id = customers.customer_id
+    cross join rescore_from
     {%- endif %}
     where customers.signup_date is not null
 ),
