@@ -142,13 +142,20 @@ def _checksums(warehouse: str) -> dict[str, tuple]:
         ).fetchall()
         for schema, table in tables:
             columns = [
-                r[0]
+                (r[0], r[1])
                 for r in con.execute(
-                    f"SELECT column_name FROM information_schema.columns WHERE table_schema='{schema}' AND table_name='{table}'"
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    f"WHERE table_schema='{schema}' AND table_name='{table}'"
                 ).fetchall()
                 if r[0] not in LOAD_COLUMNS
             ]
-            select = ", ".join(f'"{c}"' for c in columns)
+            # a parallel sum of doubles may differ in its last bits from run to run (and a sum
+            # that is 0 may come out as +-1e-13): compare floating-point columns rounded to 6
+            # decimals and 9 significant digits, everything else exactly
+            select = ", ".join(
+                f'printf(\'%.9g\', round("{c}", 6) + 0.0)' if t in ("DOUBLE", "FLOAT", "REAL") else f'"{c}"'
+                for c, t in columns
+            )
             out[f"{schema}.{table}"] = con.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(row_text, '|' ORDER BY row_text), '')) "
                 f"FROM (SELECT CAST(ROW({select}) AS VARCHAR) AS row_text FROM {schema}.{table})"
