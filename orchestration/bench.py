@@ -29,6 +29,7 @@ import duckdb
 import psutil
 
 from orchestration.catalog import SOURCES, Source
+from orchestration.dbt.project import BUILD_ARGS, run_env
 from orchestration.settings import DATA_DIR, DBT_PROJECT_DIR, REPO_ROOT, load_settings
 
 GIB = 1024**3
@@ -364,17 +365,11 @@ def _dbt(warehouse: Path, workdir: Path, first: date, last: date, result: BenchR
     The bench's own target and log folders keep it from overwriting the manifest and
     run results of the project's dbt_project/target, which other runs use."""
     settings = dataclasses.replace(load_settings(), warehouse_path=warehouse.resolve())
-    env = {**os.environ, **settings.dbt_env()}
-    dbt_vars = {
-        "run_start_date": first.isoformat(),
-        "run_date": last.isoformat(),
-        "reporting_currency": settings.reporting_currency,
-        "reporting_timezone": settings.reporting_timezone,
-    }
+    env = {**os.environ, **settings.dbt_env(), **run_env([first, last])}
     target_path, log_path = workdir / "dbt_target", workdir / "dbt_logs"
     common = [
         "--profiles-dir", str(REPO_ROOT), "--target", "duckdb", "--target-path", str(target_path),
-        "--log-path", str(log_path), "--vars", json.dumps(dbt_vars), "--no-use-colors",
+        "--log-path", str(log_path), "--no-use-colors",
     ]  # fmt: skip
     dbt = str(Path(sys.executable).parent / "dbt")
     # Parse untimed first; identical vars and env keep the build's partial parse valid.
@@ -389,7 +384,7 @@ def _dbt(warehouse: Path, workdir: Path, first: date, last: date, result: BenchR
     started = time.perf_counter()
     with open(log_path / "build.log", "w", encoding="utf-8") as out:
         proc = subprocess.Popen(
-            [dbt, "build", *common], cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [dbt, *BUILD_ARGS, *common], cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True,
         )
         lines = []

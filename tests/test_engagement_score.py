@@ -5,7 +5,6 @@ email open 1, click 3, unsubscribe -10, spam_report -20."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -63,8 +62,8 @@ def world(tmp_path_factory):
     """Built in two nightly-like steps: full history to Mar 20, then Mar 21..31 incrementally."""
     root = tmp_path_factory.mktemp("engagement")
     warehouse = build_tiny_warehouse(root, FILES, date(2026, 3, 20), SELECT)
-    _dbt(root, warehouse, ["run", "--select", SELECT, "--vars",
-                           json.dumps({"run_start_date": "2026-03-21", "run_date": "2026-03-31"})])
+    _dbt(root, warehouse, ["run", "--select", SELECT],
+         env={"CEW_RUN_START_DATE": "2026-03-21", "CEW_RUN_DATE": "2026-03-31"})
     return root, warehouse
 
 
@@ -115,8 +114,8 @@ def test_current_score_change_drop_alert_and_top_contributors(world):
 def test_incremental_runs_equal_a_full_refresh(world):
     root, warehouse = world
     incremental = _scores(warehouse)
-    _dbt(root, warehouse, ["run", "--select", "customer_engagement_daily", "--full-refresh",
-                           "--vars", json.dumps({"run_date": "2026-03-31"})])
+    _dbt(root, warehouse, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
+         env={"CEW_RUN_DATE": "2026-03-31"})
     assert _scores(warehouse) == incremental
     assert len(incremental) == 3 * 31
 
@@ -124,9 +123,8 @@ def test_incremental_runs_equal_a_full_refresh(world):
 def test_decay_halves_a_weight_per_half_life(world, tmp_path):
     root, warehouse = world
     copy = Path(shutil.copy(warehouse, tmp_path / "decay.duckdb"))
-    _dbt(root, copy, ["run", "--select", "customer_engagement_daily", "--full-refresh",
-                      "--vars", json.dumps({"run_date": "2026-03-31"})],
-         env={"CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": "2"})
+    _dbt(root, copy, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
+         env={"CEW_RUN_DATE": "2026-03-31", "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": "2"})
     scores = _scores(copy)
     # half-life 2 days: N on Mar 31 = -20 (age 0) + -10 x 0.5^(1/2) = -27.0711
     assert scores[("N", "2026-03-31")][0] == pytest.approx(-20 - 10 * 0.5 ** 0.5)
@@ -135,12 +133,15 @@ def test_decay_halves_a_weight_per_half_life(world, tmp_path):
     assert scores[("Z", "2026-03-31")][0] == 0.0
 
 
-def test_a_weight_for_an_unknown_event_type_fails_the_build(tmp_path):
+def test_a_weight_for_an_unknown_event_type_fails_the_build(tmp_path, dbt_manifest):
     # a copy of the project whose weights seed has a typo: page_veiw
     project = tmp_path / "project"
     shutil.copytree(REPO_ROOT / "dbt_project", project / "dbt_project", ignore=shutil.ignore_patterns("target", "logs"))
     shutil.copytree(REPO_ROOT / "seeds", project / "seeds")
     shutil.copy(REPO_ROOT / "profiles.yml", project / "profiles.yml")
+    # start from the project's parse: dbt re-parses only the changed seed
+    (project / "dbt_project" / "target").mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack", project / "dbt_project" / "target")
     with open(project / "seeds" / "engagement_event_weights.csv", "a", encoding="utf-8") as handle:
         handle.write("web,page_veiw,1\n")
     done = subprocess.run(

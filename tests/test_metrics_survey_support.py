@@ -252,8 +252,8 @@ def test_dbt_docs_generate_works_offline_and_describes_the_kpi_store(built):
     # the module's read-only connection holds the file; a DuckDB writer cannot open it beside that
     path = shutil.copy(path, root / "docs.duckdb")
     done = run_dbt(
-        ["docs", "generate", "--vars", json.dumps({"run_date": RUN_DATE.isoformat()})],
-        {"CEW_WAREHOUSE_PATH": str(path), "CEW_DBT_TARGET": "duckdb"},
+        ["docs", "generate"],
+        {"CEW_WAREHOUSE_PATH": str(path), "CEW_DBT_TARGET": "duckdb", "CEW_RUN_DATE": RUN_DATE.isoformat()},
         target_path=root / "target", log_path=root / "logs",
     )
     assert done.returncode == 0, done.stdout[-3000:]

@@ -42,13 +42,11 @@ def world(tmp_path_factory, request):
     landing = root / "landing"
     generate(out_dir=landing, customers=CUSTOMERS, days=DAYS, start=START, seed=7)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
         "CEW_LANDING_DIR": str(landing),
         "CEW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
         "CEW_START_DATE": "2026-01-01",
-        "DAGSTER_HOME": str(root / "dagster_home"),
-    }
-    (root / "dagster_home").mkdir()
+    }  # no DAGSTER_HOME: an in-memory Dagster instance
     done = subprocess.run([CEW, "run"], env=env, capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     truth = pd.read_parquet(root / "landing_meta" / "truth_customers.parquet")

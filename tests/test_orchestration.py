@@ -74,10 +74,9 @@ def test_definitions_load_without_warnings(dbt_manifest):
 
 
 def test_dbt_as_of_date_never_rewinds(dbt_manifest):
-    from orchestration.dbt.assets import dbt_vars
-    from orchestration.settings import load_settings
+    from orchestration.dbt.project import run_env
 
     days = [date(2026, 3, 2), date(2026, 3, 4)]
-    assert dbt_vars(days, load_settings())["run_date"] == "2026-03-04"
-    rerun = dbt_vars([date(2026, 3, 2)], load_settings(), latest_loaded=date(2026, 3, 9))
-    assert (rerun["run_start_date"], rerun["run_date"]) == ("2026-03-02", "2026-03-09")
+    assert run_env(days) == {"CEW_RUN_START_DATE": "2026-03-02", "CEW_RUN_DATE": "2026-03-04"}
+    rerun = run_env([date(2026, 3, 2)], latest_loaded=date(2026, 3, 9))
+    assert (rerun["CEW_RUN_START_DATE"], rerun["CEW_RUN_DATE"]) == ("2026-03-02", "2026-03-09")

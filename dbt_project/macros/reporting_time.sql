@@ -53,14 +53,29 @@
     cast({{ to_reporting_tz(ts) }} as date)
 {%- endmacro %}
 
-{#- The day the run reports on: var('run_date') (YYYY-MM-DD, set by Dagster per partition) or today. -#}
+{#- A per-run value: var(name) when given (--vars, unit-test overrides), else env var
+    CEW_<NAME> (how Dagster passes a run's days), else none. The env var is read only at
+    execution: read while parsing, its nightly change would make dbt re-parse every model
+    that uses it; --vars would make dbt re-parse the whole project. -#}
+{% macro run_var(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if (value is none or (value | string | trim) in ('', 'None', 'null')) and execute -%}
+        {%- set value = env_var('CEW_' ~ (name | upper), '') -%}
+    {%- endif -%}
+    {%- if value is none or (value | string | trim) in ('', 'None', 'null') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(value | string | trim) }}
+{%- endmacro %}
+
+{#- The day the run reports on: run_var('run_date') (YYYY-MM-DD, set by Dagster per partition) or today. -#}
 {% macro as_of_date() -%}
-    {%- set run_date = var('run_date', none) -%}
-    {%- if run_date is none or (run_date | string | trim) in ('', 'None', 'null') -%}
+    {%- set run_date = run_var('run_date') -%}
+    {%- if run_date is none -%}
         current_date
     {%- else -%}
         {#- parse it so that a malformed value fails at compile time, not as odd SQL -#}
-        {%- set day = modules.datetime.date.fromisoformat(run_date | string | trim) -%}
+        {%- set day = modules.datetime.date.fromisoformat(run_date) -%}
         cast('{{ day.isoformat() }}' as date)
     {%- endif -%}
 {%- endmacro %}

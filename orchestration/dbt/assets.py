@@ -3,14 +3,13 @@
 dbt sources map to the ingestion assets (``raw/<source>``), so Dagster's lineage runs
 from landing files to marts; the dbt source ``ml`` maps to the Python ML assets
 (``ml/customer_clv`` ...). dbt tests load as asset checks. The assets share the daily
-partitions: a run passes its days to dbt as ``run_date``/``run_start_date`` vars.
+partitions: a run passes its days to dbt as env vars ``CEW_RUN_START_DATE``/``CEW_RUN_DATE``.
 
 The project is two ``@dbt_assets`` definitions so that one nightly run can go dbt marts ->
 Python ML assets -> ``customer_360``: ``warehouse_dbt_assets`` (everything but
 ``customer_360`` and what depends on it) and ``customer_360_dbt_assets`` (``customer_360+``).
 """
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.dbt.project import dbt_project
+from orchestration.dbt.project import BUILD_ARGS, dbt_project, run_env
 from orchestration.ingestion.assets import raw_asset_key
 from orchestration.ingestion.loader import ensure_raw_schema
 from orchestration.partitions import daily_partitions
@@ -57,19 +56,6 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_vars(days: list[date], settings: Settings, latest_loaded: date | None = None) -> dict[str, Any]:
-    """``run_start_date``..``run_date``: the days this run (re)builds. ``run_date`` is also the
-    as-of date of "current state" models, so it is never earlier than the newest day already
-    loaded: re-running an old day must not rewind the customer 360."""
-    as_of = max([*days, latest_loaded] if latest_loaded else days)
-    return {
-        "run_start_date": min(days).isoformat(),
-        "run_date": as_of.isoformat(),
-        "reporting_currency": settings.reporting_currency,
-        "reporting_timezone": settings.reporting_timezone,
-    }
-
-
 def latest_loaded_day(warehouse: WarehouseResource) -> date | None:
     with warehouse.connect() as con:
         ensure_raw_schema(con)
@@ -78,10 +64,10 @@ def latest_loaded_day(warehouse: WarehouseResource) -> date | None:
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     settings = load_settings()
-    # dbt runs as a subprocess and reads its settings through env_var()
-    os.environ.update(settings.dbt_env())
     days = [date.fromisoformat(key) for key in context.partition_keys]
-    dbt_args = ["build", "--vars", json.dumps(dbt_vars(days, settings, latest_loaded_day(warehouse)))]
+    # dbt runs as a subprocess and reads its settings and the run's days through env_var()
+    os.environ.update({**settings.dbt_env(), **run_env(days, latest_loaded_day(warehouse))})
+    dbt_args = BUILD_ARGS
     started = time.perf_counter()
     built = checks = failed_checks = 0
     for event in dbt.cli(dbt_args, context=context).stream():

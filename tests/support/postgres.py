@@ -506,6 +506,9 @@ def dbt_executable() -> Path:
     raise FileNotFoundError(f"no dbt executable in {REPO_ROOT / '.venv' / 'bin'}, beside {sys.executable} or on PATH")
 
 
+RUN_ENV_KEYS = ("CEW_RUN_DATE", "CEW_RUN_START_DATE")
+
+
 def run_dbt(
     args: Sequence[str],
     env_overrides: Mapping[str, str | None] | None = None,
@@ -517,12 +520,15 @@ def run_dbt(
     """Run ``dbt <args>`` in dbt_project/ with ``--profiles-dir <repo root>``; never raises on failure.
 
     ``env_overrides`` are applied over the current environment (``None`` removes a
-    variable). ``target_path``/``log_path`` keep artefacts out of dbt_project/ (pass a
+    variable); the run's days (``CEW_RUN_DATE``, ``CEW_RUN_START_DATE``) come only from them. ``target_path``/``log_path`` keep artefacts out of dbt_project/ (pass a
     temporary folder: runs of other people or tests do not collide). The returned
     process has ``stdout``/``stderr`` as text.
     """
     env = dict(os.environ)
     env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false", PYTHONUNBUFFERED="1")
+    # a run's days, left behind by an in-process pipeline run, apply only when asked for
+    for key in RUN_ENV_KEYS:
+        env.pop(key, None)
     for key, value in (env_overrides or {}).items():
         if value is None:
             env.pop(key, None)
@@ -532,11 +538,25 @@ def run_dbt(
     cmd += ["--profiles-dir", str(REPO_ROOT), "--project-dir", str(DBT_PROJECT_DIR)]
     if target_path is not None:
         cmd += ["--target-path", str(target_path)]
+        _seed_partial_parse(Path(target_path))
     if log_path is not None:
         cmd += ["--log-path", str(log_path)]
     return subprocess.run(
         cmd, cwd=DBT_PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
     )
+
+
+def _seed_partial_parse(target_path: Path) -> None:
+    """Start a fresh target folder from the project's parse, as dagster-dbt does: dbt then
+    re-parses only what differs (about 3 s) instead of the whole project (about 20 s)."""
+    from orchestration.dbt.project import prepare_manifest
+
+    saved = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    copy = target_path / "partial_parse.msgpack"
+    if not copy.exists():
+        prepare_manifest()  # a no-op when the project's parse is up to date
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copy(saved, copy)
 
 
 def _load_json(path: Path) -> dict:

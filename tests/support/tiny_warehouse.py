@@ -8,7 +8,6 @@ facts, observation models, segment roll-up, CI) and not a copy of the SQL.
 from __future__ import annotations
 
 import csv
-import json
 from datetime import date
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -50,10 +49,12 @@ def build_tiny_warehouse(
         for source_name, day in files:
             result = load_source_day(con, landing, source_name, date.fromisoformat(day))
             assert result.status == "loaded" and not result.rows_quarantined, (source_name, day, result)
-    dbt_env = {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb", **(env or {})}
+    dbt_env = {
+        "CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb", "CEW_RUN_DATE": run_date.isoformat(),
+        **(env or {}),
+    }  # fmt: skip
     common = {"target_path": root / "target", "log_path": root / "logs"}
-    dbt_vars = json.dumps({"run_date": run_date.isoformat()})
     for args in (["seed"], ["run", "--select", select]):
-        done = run_dbt([*args, "--vars", dbt_vars], dbt_env, **common)
+        done = run_dbt(args, dbt_env, **common)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return warehouse

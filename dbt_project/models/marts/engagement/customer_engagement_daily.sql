@@ -16,8 +16,9 @@
 {%- set window = engagement_window_days() %}
 {%- set sources = engagement_sources() %}
 {%- set double = type_double() %}
-{%- if is_incremental() and var('run_start_date', none) %}
-    {%- set first_scored_day = "cast('" ~ var('run_start_date') ~ "' as date)" %}
+{%- set run_start_date = run_var('run_start_date') %}
+{%- if is_incremental() and run_start_date %}
+    {%- set first_scored_day = "cast('" ~ modules.datetime.date.fromisoformat(run_start_date).isoformat() ~ "' as date)" %}
 {%- else %}
     {%- set first_scored_day = none %}
 {%- endif %}
