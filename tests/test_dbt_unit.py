@@ -10,7 +10,7 @@ import json
 import duckdb
 import pytest
 
-from orchestration.dbt.assets import AFTER_ML_SELECTION
+from orchestration.dbt.project import AFTER_ML_SELECTION
 from orchestration.ingestion.loader import ensure_raw_schema
 from tests.support.postgres import dbt_run_results, run_dbt
 

@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.dbt.project import BUILD_ARGS, dbt_project, run_env
+from orchestration.dbt.project import AFTER_ML_SELECTION, BUILD_ARGS, dbt_project, run_env
 from orchestration.ingestion.assets import raw_asset_key
 from orchestration.ingestion.loader import ensure_raw_schema
 from orchestration.partitions import daily_partitions
@@ -27,8 +27,6 @@ from orchestration.resources import WarehouseResource
 from orchestration.settings import REPO_ROOT, Settings, load_settings
 
 ML_SOURCE = "ml"
-# dbt models downstream of the Python ML assets: built by their own @dbt_assets, after them
-AFTER_ML_SELECTION = "customer_360+"
 
 # Under `dagster dev` the manifest is re-parsed on load; elsewhere it must exist already.
 dbt_project.prepare_if_dev()

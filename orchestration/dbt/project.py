@@ -84,6 +84,9 @@ def run_env(days: list[date], latest_loaded: date | None = None) -> dict[str, st
     return {"CEW_RUN_START_DATE": min(days).isoformat(), "CEW_RUN_DATE": as_of.isoformat()}
 
 
+# dbt models downstream of the Python ML assets: built by their own @dbt_assets, after them
+AFTER_ML_SELECTION = "customer_360+"
+
 # dbt unit tests check SQL logic against fixtures: they run in the test suite (tests/test_dbt_unit.py),
 # not in every production build, as dbt recommends.
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
