@@ -30,11 +30,16 @@ run: install $(DAGSTER_HOME)  ## generate demo data and run the whole pipeline e
 		--start $(DEMO_START) --messiness $(DEMO_MESSINESS)
 	$(BIN)/cew run --landing $(DATA)/landing --warehouse $(DATA)/warehouse.duckdb
 
+# Two workers, one test module each: the suite is mostly single-threaded Python (dbt, Dagster)
+# waiting on subprocesses, so two modules at a time nearly halve the wall time on 2 cores.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: install  ## the default test suite (what CI runs)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 test-all: install  ## every suite, slow ones included
-	$(BIN)/pytest -q -m ""
+	CEW_TEST_SLOW=1 $(BIN)/pytest -q $(PYTEST_PARALLEL) -m ""
 
 dev: install $(DAGSTER_HOME)  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

@@ -1,5 +1,6 @@
 """The dbt project handle, importable without loading any asset (manifest preparation)."""
 
+import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -60,18 +61,24 @@ def prepare_manifest() -> None:
     before importing the definitions, which read the manifest at import. Skipped when the
     manifest was parsed from the same files (see ``project_fingerprint``).
     """
-    marker = dbt_project.manifest_path.parent / FINGERPRINT_NAME
+    target = dbt_project.manifest_path.parent
+    marker = target / FINGERPRINT_NAME
     fingerprint = project_fingerprint()
-    if dbt_project.manifest_path.exists() and marker.exists() and marker.read_text() == fingerprint:
-        return
-    saved = dict(os.environ)
-    os.environ.update(_parse_env())
-    try:
-        dbt_project.preparer.prepare(dbt_project)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    marker.write_text(fingerprint)
+    target.mkdir(parents=True, exist_ok=True)
+    # one parse at a time (parallel test workers, a run started beside `dagster dev`): the
+    # others wait, then find the manifest up to date
+    with open(target / "cew_prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if dbt_project.manifest_path.exists() and marker.exists() and marker.read_text() == fingerprint:
+            return
+        saved = dict(os.environ)
+        os.environ.update(_parse_env())
+        try:
+            dbt_project.preparer.prepare(dbt_project)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        marker.write_text(fingerprint)
 
 
 def run_env(days: list[date], latest_loaded: date | None = None) -> dict[str, str]:
