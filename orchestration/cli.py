@@ -192,6 +192,26 @@ def engagement_report_command(warehouse: Path | None, truth: Path) -> None:
     click.echo(engagement_report(path, truth).markdown())
 
 
+@cli.command(name="engagement-calibrate")
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The generator's truth_customers.parquet (in <landing>_meta/).",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Write the proposed weights here (CSV, the seed's format).")
+def engagement_calibrate_command(warehouse: Path | None, truth: Path, out: Path | None) -> None:
+    """Fit the engagement event weights to real churn on generated data and report the change."""
+    from orchestration.evaluation.engagement import calibrate_weights
+
+    calibration = calibrate_weights(warehouse or load_settings().warehouse_path, truth)
+    click.echo(calibration.markdown())
+    if out:
+        calibration.write_csv(out)
+        click.echo(f"proposed weights written to {out}")
+
+
 def main() -> None:
     cli()
 

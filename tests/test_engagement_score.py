@@ -1,7 +1,7 @@
 """The engagement score on hand-made events: window edges, no events, negative events only,
 decay on and off, incremental runs equal to a full refresh, and a weights file with an unknown
 event type failing the build. Weights are the project's defaults (seeds/engagement_event_weights.csv):
-email open 1, click 3, unsubscribe -10, spam_report -20."""
+email open 1, click 3, unsubscribe -5, spam_report -12."""
 
 from __future__ import annotations
 
@@ -79,9 +79,9 @@ def test_window_edge_no_events_and_negative_events_only(world):
     assert score(scores, "W", "2026-03-30") == (5.0, "very_disengaged")  # + open Mar 25
     # on Mar 31 the Mar 1 open is exactly 30 days back: out of the window (Mar 2..31)
     assert score(scores, "W", "2026-03-31") == (4.0, "very_disengaged")
-    # N: only negative events: -10 on Mar 30, -10 - 20 = -30 on Mar 31
-    assert score(scores, "N", "2026-03-30") == (-10.0, "at_risk")
-    assert score(scores, "N", "2026-03-31") == (-30.0, "at_risk")
+    # N: only negative events: -5 on Mar 30, -5 - 12 = -17 on Mar 31
+    assert score(scores, "N", "2026-03-30") == (-5.0, "at_risk")
+    assert score(scores, "N", "2026-03-31") == (-17.0, "at_risk")
     # Z: no events at all: 0 (very_disengaged includes 0), every day since signup
     assert {scores[("Z", f"2026-03-{d:02d}")][:2] for d in range(1, 32)} == {(0.0, "very_disengaged")}
     # sub-scores add up to the score; all of W's points are e-mail points
@@ -107,7 +107,7 @@ def test_current_score_change_drop_alert_and_top_contributors(world):
     # the click (3 points) contributes most, then the open (1 point)
     assert rows["W"][5:8] == ("email:click", 3.0, "email:open")
     # N: 0 a week ago -> no drop alert (only a positive score can fall by a share)
-    assert rows["N"][4] is False and rows["N"][5:7] == ("email:spam_report", -20.0)
+    assert rows["N"][4] is False and rows["N"][5:7] == ("email:spam_report", -12.0)
     assert not any(r[8] for r in rows.values())  # nobody holds a free plan or a trial
 
 
@@ -126,8 +126,8 @@ def test_decay_halves_a_weight_per_half_life(world, tmp_path):
     _dbt(root, copy, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
          env={"CEW_RUN_DATE": "2026-03-31", "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": "2"})
     scores = _scores(copy)
-    # half-life 2 days: N on Mar 31 = -20 (age 0) + -10 x 0.5^(1/2) = -27.0711
-    assert scores[("N", "2026-03-31")][0] == pytest.approx(-20 - 10 * 0.5 ** 0.5)
+    # half-life 2 days: N on Mar 31 = -12 (age 0) + -5 x 0.5^(1/2) = -15.5355
+    assert scores[("N", "2026-03-31")][0] == pytest.approx(-12 - 5 * 0.5 ** 0.5)
     # W on Mar 31: click Mar 2 (age 29) 3 x 0.5^14.5 + open Mar 25 (age 6) 1 x 0.5^3
     assert scores[("W", "2026-03-31")][0] == pytest.approx(3 * 0.5 ** 14.5 + 0.125)
     assert scores[("Z", "2026-03-31")][0] == 0.0
