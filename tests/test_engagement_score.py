@@ -162,3 +162,53 @@ def test_roc_auc_by_hand():
     # in (0.9,0.7) (0.9,0.4) (0.9,0.1) (0.4,0.1), tied in (0.4,0.4) -> (4 + 0.5) / 6 = 0.75
     assert roc_auc([0.9, 0.4, 0.7, 0.4, 0.1], [True, True, False, False, False]) == pytest.approx(0.75)
     assert roc_auc([1, 2, 3], [False, False, False]) != roc_auc([1, 2, 3], [False, False, False])  # nan
+
+
+def test_calibration_raises_the_weight_that_carries_the_signal_and_keeps_signs(tmp_path):
+    """A hand-made world: staying depends on page views only; e-mail opens are noise; an
+    unsubscribe (declared negative) comes more often from customers who stay. The fit must move
+    weight to page views, keep the unsubscribe negative and the sent e-mail at 0."""
+    import numpy as np
+    import pandas as pd
+
+    from orchestration.evaluation.engagement import calibrate_weights
+
+    rng = np.random.default_rng(3)
+    n = 600
+    views = rng.poisson(4, n)
+    opens = rng.poisson(4, n)
+    churned = rng.random(n) < 1 / (1 + np.exp(-(1.0 - 0.5 * views)))
+    unsubscribes = (rng.random(n) < np.where(churned, 0.05, 0.3)).astype(int)
+    ids = [f"C{i:04d}" for i in range(n)]
+    seed = [("web", "page_view", 1.0), ("email", "open", 1.0), ("email", "unsubscribe", -10.0), ("email", "sent", 0.0)]
+    events = []
+    for i, cid in enumerate(ids):
+        for (source, event_type, _w), count in zip(seed, (views[i], opens[i], unsubscribes[i], 3)):
+            events += [(cid, source, event_type, "2026-03-31")] * int(count)
+    weights = {(s, e): w for s, e, w in seed}
+    score = {cid: 0.0 for cid in ids}
+    for cid, source, event_type, _day in events:
+        score[cid] += weights[(source, event_type)]
+    warehouse, truth = tmp_path / "w.duckdb", tmp_path / "truth.parquet"
+    pd.DataFrame({"customer_id": ids, "is_alive_at_end": True, "churned_within_90d_after_end": churned}).to_parquet(truth)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA marts; CREATE SCHEMA seeds")
+        con.execute("CREATE TABLE seeds.engagement_event_weights (source VARCHAR, event_type VARCHAR, weight DOUBLE)")
+        con.executemany("INSERT INTO seeds.engagement_event_weights VALUES (?, ?, ?)", seed)
+        con.execute("CREATE TABLE seeds.engagement_score_bands AS SELECT * FROM (VALUES "
+                    "('at_risk', 1, NULL, NULL, 0, false), ('very_disengaged', 2, 0, true, 40, true), "
+                    "('power_user', 3, 40, false, NULL, NULL)) AS t(band, band_rank, lower_bound, "
+                    "lower_inclusive, upper_bound, upper_inclusive)")
+        con.execute("CREATE TABLE marts.fct_engagement_events (customer_id VARCHAR, source VARCHAR, "
+                    "event_type VARCHAR, occurred_date DATE)")
+        con.executemany("INSERT INTO marts.fct_engagement_events VALUES (?, ?, ?, ?)", events)
+        con.execute("CREATE TABLE marts.customer_engagement_current (customer_id VARCHAR, score_date DATE, score DOUBLE)")
+        con.executemany("INSERT INTO marts.customer_engagement_current VALUES (?, DATE '2026-03-31', ?)",
+                        list(score.items()))
+    calibration = calibrate_weights(warehouse, truth, window_days=30)
+    proposed = calibration.weights
+    assert calibration.auc["seed_recomputed_max_gap"] == 0.0  # the recomputed seed score is the table's
+    assert proposed[("web", "page_view")] > 3 * proposed[("email", "open")] > 0
+    assert proposed[("email", "unsubscribe")] <= -0.1 and proposed[("email", "sent")] == 0
+    assert calibration.auc["proposed"] > calibration.auc["seed"]
+    assert abs(sum(calibration.band_shares["proposed"].values()) - 100) < 1e-9

@@ -1,6 +1,7 @@
 """CLV and churn assets on a generated data set, judged against the generator's latent truth.
 
-One module-scoped warehouse: ``generate`` (400 customers x 120 days) then ``cew run`` (ingestion,
+One module-scoped warehouse: ``generate`` (2,000 customers x 200 days: the churn model needs
+about 1,000 labelled rows) then ``cew run`` (ingestion,
 dbt, the ML assets, customer_360 in one nightly run). The tests read it, and work on copies of it
 for nothing else: leakage, blocking checks and the model code are tested fast on a synthetic
 warehouse in ``test_ml_fast.py``. Run with ``pytest -m slow tests/test_ml_assets.py -s``. Figures (holdout errors, AUCs beside the oracle and the
@@ -21,13 +22,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-# More than 20 minutes on a busy 2-core machine (120 days of ingestion + dbt): not in the default run.
+# About 6 minutes on a quiet 2-core machine (200 days of ingestion + dbt): not in the default run.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 START = date(2026, 1, 5)
-DAYS = 120
+DAYS = 200
 END = START + timedelta(days=DAYS - 1)
-CUSTOMERS = 400
+CUSTOMERS = 2000
 CEW = str(Path(sys.executable).parent / "cew")
 
 

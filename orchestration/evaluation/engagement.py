@@ -91,7 +91,7 @@ class Calibration:
     customers: int
     churners: int
     penalty: float  # the L2 strength picked by cross-validation
-    weights: dict[tuple[str, str], int]  # (source, event_type) -> proposed weight
+    weights: dict[tuple[str, str], float]  # (source, event_type) -> proposed weight
     seed_weights: dict[tuple[str, str], float]
     auc: dict[str, float]  # seed, seed recomputed check, fitted (cross-validated), proposed
     band_shares: dict[str, dict[str, float]]  # "seed" / "proposed" -> band -> % of customers
@@ -102,7 +102,7 @@ class Calibration:
             f"| {b} | {self.band_shares['seed'][b]:.1f} | {self.band_shares['proposed'][b]:.1f} |" for b in bands
         )
         changed = "\n".join(
-            f"| {s} | {e} | {self.seed_weights[(s, e)]:g} | {w} |"
+            f"| {s} | {e} | {self.seed_weights[(s, e)]:g} | {w:g} |"
             for (s, e), w in sorted(self.weights.items())
             if w != self.seed_weights[(s, e)]
         )
@@ -110,7 +110,7 @@ class Calibration:
             f"Engagement weights calibrated on {self.as_of}: {self.customers:,} customers alive at the end, "
             f"{self.churners:,} churn within 90 days (truth). L2 penalty {self.penalty:g}.\n\n"
             f"ROC AUC of -score against that churn: seed weights {self.auc['seed']:.3f}, fitted weights "
-            f"{self.auc['fitted_cv']:.3f} (5-fold cross-validated, 4 repeats), proposed integer weights "
+            f"{self.auc['fitted_cv']:.3f} (5-fold cross-validated, 4 repeats), proposed (rounded) weights "
             f"{self.auc['proposed']:.3f} (in sample).\n\n"
             f"| band | % seed | % proposed |\n|---|---:|---:|\n{shares}\n\n"
             f"| source | event_type | seed weight | proposed |\n|---|---|---:|---:|\n{changed}\n"
@@ -123,7 +123,7 @@ class Calibration:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["source", "event_type", "weight"])
             for (source, event_type), weight in self.weights.items():
-                writer.writerow([source, event_type, weight])
+                writer.writerow([source, event_type, f"{weight:g}"])
 
 
 def _fit_signed_logistic(
@@ -170,6 +170,15 @@ def _prior(X: np.ndarray, stays: np.ndarray, w_seed: np.ndarray) -> np.ndarray:
     return w_seed * slope
 
 
+def _two_significant_digits(value: float) -> float:
+    """12.34 -> 12, 1.234 -> 1.2, 0.1234 -> 0.12: whole points for big weights, decimals for small."""
+    if value == 0 or not np.isfinite(value):
+        return 0.0
+    digits = 1 - int(np.floor(np.log10(abs(value))))
+    rounded = round(value, digits)
+    return float(int(rounded)) if rounded == int(rounded) else float(rounded)
+
+
 def _band_shares(scores: np.ndarray, bands: list[tuple]) -> dict[str, float]:
     out = {}
     for band, lower, lower_inclusive, upper, upper_inclusive in bands:
@@ -191,8 +200,8 @@ def calibrate_weights(
     label = the truth's churn within 90 days (customers alive at the end). The weights are
     shrunk towards the seed's (``_fit_signed_logistic``), by the L2 penalty with the best
     cross-validated AUC; the slopes are then scaled so that the mean score
-    stays that of the seed weights (the bands keep their meaning) and rounded to integers, a
-    declared positive or negative event keeping at least 1 point of its sign."""
+    stays that of the seed weights (the bands keep their meaning) and rounded to two significant
+    digits, a declared positive or negative event keeping at least 0.1 points of its sign."""
     from sklearn.model_selection import StratifiedKFold
 
     if window_days is None:
@@ -260,15 +269,16 @@ def calibrate_weights(
     slopes = _fit_signed_logistic(X, stays, signs, penalty, _prior(X, stays, w_seed))
     fitted_mean = float((X @ slopes).mean())
     factor = float(seed_score.mean() / fitted_mean) if fitted_mean > 0 else 1.0
-    proposed = np.rint(slopes * factor)
-    proposed = np.where(signs > 0, np.maximum(proposed, 1), np.where(signs < 0, np.minimum(proposed, -1), 0))
+    proposed = np.array([_two_significant_digits(w) for w in slopes * factor])
+    # a declared positive or negative event keeps its sign, at least 0.1 points
+    proposed = np.where(signs > 0, np.maximum(proposed, 0.1), np.where(signs < 0, np.minimum(proposed, -0.1), 0.0))
     proposed_score = X @ proposed
     return Calibration(
         as_of=str(as_of),
         customers=len(ids),
         churners=int(churned.sum()),
         penalty=penalty,
-        weights={k: int(w) for k, w in zip(keys, proposed)},
+        weights={k: float(w) for k, w in zip(keys, proposed)},
         seed_weights=seed_weights,
         auc={
             "seed": roc_auc(-seed_score, churned),

@@ -6,9 +6,14 @@ score the customers active on the run date.
 * Rolling-origin split: the *evaluation* snapshot is the latest one whose label window is fully
   observed (S + horizon <= run date); the model is trained on earlier snapshots. When the history
   allows, only training snapshots whose label window ended by the evaluation snapshot are used
-  (``split = gapped``: nothing the model learns from happened after S_eval); otherwise all earlier
-  labelled snapshots (``split = overlapping``: training labels overlap the evaluation window, which
-  flatters the evaluation a little; stored so it is visible).
+  (``split = gapped``: nothing the model learns from happened after S_eval) if that keeps at least
+  half the rows of all earlier labelled snapshots; otherwise all earlier labelled snapshots
+  (``split = overlapping_cross_fit``: training labels overlap the evaluation window, so each half
+  of the customers is judged by a model trained on the other half: a customer's row of S_eval - 7
+  carries almost the label of their row of S_eval, and a model that saw it would be judged on
+  what it memorised; measured on 2,000 x 200: 0.875 evaluation AUC without cross-fitting,
+  against 0.711 for the same model against the truth). Measured on 2,000 customers x 200 days: the
+  gapped split had 384 training rows and lost to the recency rule; see README.
 * Model: scikit-learn ``HistGradientBoostingClassifier`` inside ``CalibratedClassifierCV``
   (3 folds; isotonic with at least 1,000 training rows, else sigmoid). The production model is
   refitted on every labelled snapshot (the evaluation one included) and scores the run date.
@@ -45,7 +50,12 @@ from orchestration.ml.churn_features import CATEGORICAL_FEATURES, FEATURES, snap
 
 MODEL_NAME = "hgb_calibrated"
 MODEL_FORMAT_VERSION = 1
-MIN_TRAIN_ROWS = 100
+# a calibrated gradient-boosting model needs about this many labelled rows: on 400 customers x
+# 120 days (130 rows) it lost to the recency rule, on 2,000 x 200 (8,762 rows) it beat it
+MIN_TRAIN_ROWS = 1000
+# the gapped split is used when it keeps at least this share of the overlapping one's rows: with
+# a 90-day horizon and a few months of history it would otherwise train on a handful of snapshots
+MIN_GAPPED_SHARE = 0.5
 MIN_CLASS_ROWS = 10
 MIN_KNOWN_ROWS = 30
 RISK_BANDS = ((0.5, "high"), (0.25, "medium"), (0.0, "low"))
@@ -177,6 +187,13 @@ def _make_model(n_rows: int, categorical_mask: np.ndarray, seed: int = 0):
     return CalibratedClassifierCV(base, method=method, cv=3), method
 
 
+def customer_fold(customer_ids: pd.Series) -> np.ndarray:
+    """0 or 1 per customer, stable across runs and snapshots (the last hex digit of an MD5)."""
+    import hashlib
+
+    return np.array([int(hashlib.md5(str(c).encode()).hexdigest()[-1], 16) % 2 for c in customer_ids])
+
+
 def _recency_score(frame: pd.DataFrame) -> np.ndarray:
     rec = pd.to_numeric(frame["recency_days"], errors="coerce")
     return rec.fillna(pd.to_numeric(frame["tenure_days"], errors="coerce") + 1).to_numpy(dtype=float)
@@ -272,7 +289,11 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     gapped = [s for s in earlier if s + timedelta(days=horizon_days) <= s_eval]
     train = labelled[labelled["snapshot_date"].isin(gapped)]
     split = "gapped"
-    if len(train) < MIN_TRAIN_ROWS or min(train["churned"].sum(), (1 - train["churned"]).sum()) < MIN_CLASS_ROWS:
+    overlapping_rows = int(labelled["snapshot_date"].isin(earlier).sum())
+    if (
+        len(train) < max(MIN_TRAIN_ROWS, MIN_GAPPED_SHARE * overlapping_rows)
+        or min(train["churned"].sum(), (1 - train["churned"]).sum()) < MIN_CLASS_ROWS
+    ):
         train = labelled[labelled["snapshot_date"].isin(earlier)]
         split = "overlapping"
     evaluation = labelled[labelled["snapshot_date"] == s_eval]
@@ -289,10 +310,27 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     encoder = _Encoder(list(feats["plan"].dropna().unique()), used)
     mask = encoder.categorical_mask
     started = time.perf_counter()
-    model, method = _make_model(len(train), mask, seed)
-    model.fit(encoder.matrix(train), train["churned"].to_numpy())
+    if split == "gapped":
+        model, method = _make_model(len(train), mask, seed)
+        model.fit(encoder.matrix(train), train["churned"].to_numpy())
+        p_eval = model.predict_proba(encoder.matrix(evaluation))[:, 1]
+    else:
+        # overlapping labels: a customer's training row of S_eval - 7 carries almost the label of
+        # their evaluation row, so the model must not have seen the customer it is judged on.
+        # Cross-fitted by customer: each half of the customers is scored by a model trained on
+        # the other half's earlier snapshots.
+        fold_of = customer_fold(evaluation["customer_id"])
+        train_fold = customer_fold(train["customer_id"])
+        p_eval = np.empty(len(evaluation))
+        for fold in (0, 1):
+            part = train[train_fold != fold]
+            model, method = _make_model(len(part), mask, seed)
+            model.fit(encoder.matrix(part), part["churned"].to_numpy())
+            rows = fold_of == fold
+            if rows.any():
+                p_eval[rows] = model.predict_proba(encoder.matrix(evaluation[rows]))[:, 1]
+        split = "overlapping_cross_fit"
     seconds["train_eval_model"] = time.perf_counter() - started
-    p_eval = model.predict_proba(encoder.matrix(evaluation))[:, 1]
     y_eval = evaluation["churned"].to_numpy()
     recency = _recency_score(evaluation)
     dropout = _bgnbd_dropout(con, evaluation["customer_id"], s_eval)
