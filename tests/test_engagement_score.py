@@ -1,7 +1,8 @@
 """The engagement score on hand-made events: window edges, no events, negative events only,
 decay on and off, incremental runs equal to a full refresh, and a weights file with an unknown
-event type failing the build. Weights are the project's defaults (seeds/engagement_event_weights.csv):
-email open 1, click 3, unsubscribe -5, spam_report -12."""
+event type failing the build. Weights are the project's defaults (seeds/engagement_event_weights.csv),
+read below as OPEN, CLICK, UNSUBSCRIBE and SPAM so that a recalibration of the defaults does not
+change what is tested; the expected scores are written as sums of them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,21 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import csv
+
 import duckdb
 import pytest
+from pytest import approx
 
 from tests.support.postgres import REPO_ROOT, dbt_executable, run_dbt
 from tests.support.tiny_warehouse import build_tiny_warehouse
 
 SELECT = "+customer_engagement_current"
+_WEIGHTS = {(r["source"], r["event_type"]): float(r["weight"])
+            for r in csv.DictReader(open(REPO_ROOT / "seeds" / "engagement_event_weights.csv", encoding="utf-8"))}
+OPEN, CLICK = _WEIGHTS[("email", "open")], _WEIGHTS[("email", "click")]
+UNSUBSCRIBE, SPAM = _WEIGHTS[("email", "unsubscribe")], _WEIGHTS[("email", "spam_report")]
+assert OPEN > 0 and CLICK > OPEN and SPAM < UNSUBSCRIBE < 0  # the orders the tests below rely on
 
 
 def _customer(customer_id):
@@ -75,19 +84,19 @@ def score(scores, customer, day):
 def test_window_edge_no_events_and_negative_events_only(world):
     _, warehouse = world
     scores = _scores(warehouse)
-    # W: open Mar 1 (1) + click Mar 2 (3): on Mar 30 both are in the 30-day window (Mar 1..30)
-    assert score(scores, "W", "2026-03-30") == (5.0, "very_disengaged")  # + open Mar 25
+    # W: open Mar 1 + click Mar 2: on Mar 30 both are in the 30-day window (Mar 1..30)
+    assert score(scores, "W", "2026-03-30") == (approx(OPEN + CLICK + OPEN), "very_disengaged")  # + open Mar 25
     # on Mar 31 the Mar 1 open is exactly 30 days back: out of the window (Mar 2..31)
-    assert score(scores, "W", "2026-03-31") == (4.0, "very_disengaged")
-    # N: only negative events: -5 on Mar 30, -5 - 12 = -17 on Mar 31
-    assert score(scores, "N", "2026-03-30") == (-5.0, "at_risk")
-    assert score(scores, "N", "2026-03-31") == (-17.0, "at_risk")
+    assert score(scores, "W", "2026-03-31") == (approx(CLICK + OPEN), "very_disengaged")
+    # N: only negative events: the unsubscribe on Mar 30, then + the spam report on Mar 31
+    assert score(scores, "N", "2026-03-30") == (approx(UNSUBSCRIBE), "at_risk")
+    assert score(scores, "N", "2026-03-31") == (approx(UNSUBSCRIBE + SPAM), "at_risk")
     # Z: no events at all: 0 (very_disengaged includes 0), every day since signup
     assert {scores[("Z", f"2026-03-{d:02d}")][:2] for d in range(1, 32)} == {(0.0, "very_disengaged")}
     # sub-scores add up to the score; all of W's points are e-mail points
     columns = _sub_score_columns(warehouse)
     row = dict(zip(["score", "band", "band_rank", *columns], scores[("W", "2026-03-31")]))
-    assert row["score_email"] == 4.0 and sum(row[c] for c in columns) == row["score"]
+    assert row["score_email"] == approx(CLICK + OPEN) and sum(row[c] for c in columns) == approx(row["score"])
 
 
 def _sub_score_columns(warehouse: Path) -> list[str]:
@@ -102,12 +111,12 @@ def test_current_score_change_drop_alert_and_top_contributors(world):
         rows = {r[0]: r for r in con.execute(
             "SELECT customer_id, score, score_7d_ago, score_change_7d, score_drop_alert, top_event_1, top_event_1_points, "
             "top_event_2, is_pql FROM marts.customer_engagement_current").fetchall()}
-    # W on Mar 24 (7 days back): open Mar 1 + click Mar 2 = 4; on Mar 31: click + open Mar 25 = 4
-    assert rows["W"][1:5] == (4.0, 4.0, 0.0, False)
-    # the click (3 points) contributes most, then the open (1 point)
-    assert rows["W"][5:8] == ("email:click", 3.0, "email:open")
+    # W on Mar 24 (7 days back): open Mar 1 + click Mar 2; on Mar 31: click + open Mar 25: the same
+    assert rows["W"][1:5] == (approx(OPEN + CLICK), approx(OPEN + CLICK), approx(0.0), False)
+    # the click contributes most, then the open
+    assert rows["W"][5:8] == ("email:click", approx(CLICK), "email:open")
     # N: 0 a week ago -> no drop alert (only a positive score can fall by a share)
-    assert rows["N"][4] is False and rows["N"][5:7] == ("email:spam_report", -12.0)
+    assert rows["N"][4] is False and rows["N"][5:7] == ("email:spam_report", approx(SPAM))
     assert not any(r[8] for r in rows.values())  # nobody holds a free plan or a trial
 
 
@@ -126,10 +135,10 @@ def test_decay_halves_a_weight_per_half_life(world, tmp_path):
     _dbt(root, copy, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
          env={"CEW_RUN_DATE": "2026-03-31", "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": "2"})
     scores = _scores(copy)
-    # half-life 2 days: N on Mar 31 = -12 (age 0) + -5 x 0.5^(1/2) = -15.5355
-    assert scores[("N", "2026-03-31")][0] == pytest.approx(-12 - 5 * 0.5 ** 0.5)
-    # W on Mar 31: click Mar 2 (age 29) 3 x 0.5^14.5 + open Mar 25 (age 6) 1 x 0.5^3
-    assert scores[("W", "2026-03-31")][0] == pytest.approx(3 * 0.5 ** 14.5 + 0.125)
+    # half-life 2 days: N on Mar 31 = spam report (age 0) + unsubscribe x 0.5^(1/2)
+    assert scores[("N", "2026-03-31")][0] == pytest.approx(SPAM + UNSUBSCRIBE * 0.5 ** 0.5)
+    # W on Mar 31: click Mar 2 (age 29) x 0.5^14.5 + open Mar 25 (age 6) x 0.5^3
+    assert scores[("W", "2026-03-31")][0] == pytest.approx(CLICK * 0.5 ** 14.5 + OPEN * 0.5 ** 3)
     assert scores[("Z", "2026-03-31")][0] == 0.0
 
 
