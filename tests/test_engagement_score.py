@@ -136,9 +136,10 @@ def test_decay_halves_a_weight_per_half_life(world, tmp_path):
          env={"CEW_RUN_DATE": "2026-03-31", "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": "2"})
     scores = _scores(copy)
     # half-life 2 days: N on Mar 31 = spam report (age 0) + unsubscribe x 0.5^(1/2)
-    assert scores[("N", "2026-03-31")][0] == pytest.approx(SPAM + UNSUBSCRIBE * 0.5 ** 0.5)
+    # (scores are stored rounded to 6 decimals)
+    assert scores[("N", "2026-03-31")][0] == pytest.approx(SPAM + UNSUBSCRIBE * 0.5 ** 0.5, abs=5e-7)
     # W on Mar 31: click Mar 2 (age 29) x 0.5^14.5 + open Mar 25 (age 6) x 0.5^3
-    assert scores[("W", "2026-03-31")][0] == pytest.approx(CLICK * 0.5 ** 14.5 + OPEN * 0.5 ** 3)
+    assert scores[("W", "2026-03-31")][0] == pytest.approx(CLICK * 0.5 ** 14.5 + OPEN * 0.5 ** 3, abs=5e-7)
     assert scores[("Z", "2026-03-31")][0] == 0.0
 
 

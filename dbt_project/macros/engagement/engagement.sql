@@ -57,6 +57,22 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A score rounded to 6 decimals. Decimal weights (1.2, 3.3 ...) summed in another order, as a
+    rescoring run or a parallel aggregate does, differ in the last bits (5.7 vs
+    5.700000000000001), which would flip a band or a drop alert at an edge between runs. -#}
+{% macro round_score(expression) -%}
+    {{ return(adapter.dispatch('round_score')(expression)) }}
+{%- endmacro %}
+
+{% macro default__round_score(expression) -%}
+    round({{ expression }}, 6)
+{%- endmacro %}
+
+{#- PostgreSQL rounds to a number of digits only numerics -#}
+{% macro postgres__round_score(expression) -%}
+    cast(round(cast({{ expression }} as numeric), 6) as double precision)
+{%- endmacro %}
+
 {#- The band of a score, from seed engagement_score_bands (joined as `bands`). -#}
 {% macro in_engagement_band(score, bands='bands') -%}
     ({{ bands }}.lower_bound is null

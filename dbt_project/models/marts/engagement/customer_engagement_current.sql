@@ -36,9 +36,7 @@ contributions as (
     select
         customer_id,
         {{ dbt.concat(['source', "':'", 'event_type']) }} as event_label,
-        sum(weight
-            {%- if half_life is not none %} * power(0.5, {{ dbt.datediff('occurred_date', as_of_date(), 'day') }} / {{ half_life }}){% endif %}
-        ) as points
+        {{ round_score("sum(weight" ~ ((" * power(0.5, " ~ dbt.datediff('occurred_date', as_of_date(), 'day') ~ " / " ~ half_life ~ ")") if half_life is not none else "") ~ ")") }} as points
     from {{ ref('fct_engagement_events') }}
     where is_known_customer
         and occurred_date <= {{ as_of_date() }}

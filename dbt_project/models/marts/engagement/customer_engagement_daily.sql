@@ -117,9 +117,9 @@ scored as (
         score_from,
         score_date,
         {%- for source in sources %}
-        {{ engagement_window_sum('w_' ~ source) }} as score_{{ source }},
+        {{ round_score(engagement_window_sum('w_' ~ source)) }} as score_{{ source }},
         {%- endfor %}
-        {{ engagement_window_sum('w_total') }} as score
+        {{ round_score(engagement_window_sum('w_total')) }} as score
     from dense
 ),
 
