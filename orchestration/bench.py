@@ -372,7 +372,7 @@ def _dbt(warehouse: Path, workdir: Path, first: date, last: date, result: BenchR
         "--log-path", str(log_path), "--no-use-colors",
     ]  # fmt: skip
     dbt = str(Path(sys.executable).parent / "dbt")
-    # Parse untimed first; identical vars and env keep the build's partial parse valid.
+    # Parse untimed first; an identical env keeps the build's partial parse valid.
     parse = subprocess.run([dbt, "parse", *common], cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
     if parse.returncode != 0:
         log(parse.stdout[-3000:])

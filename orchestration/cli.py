@@ -176,14 +176,21 @@ def bench(customers: int, days: int, seed: int, workdir: Path | None, results: P
     run_benchmark(customers=customers, days=days, seed=seed, workdir=workdir, results_path=results, log=_echo)
 
 
+def _warehouse_and_truth_options(command):
+    """--warehouse and --truth: the commands that judge the warehouse against generated data."""
+    command = click.option(
+        "--truth",
+        type=click.Path(path_type=Path, exists=True),
+        required=True,
+        help="The generator's truth_customers.parquet (in <landing>_meta/).",
+    )(command)
+    return click.option(
+        "--warehouse", type=click.Path(path_type=Path, exists=True), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH]."
+    )(command)
+
+
 @cli.command(name="engagement-report")
-@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
-@click.option(
-    "--truth",
-    type=click.Path(path_type=Path, exists=True),
-    required=True,
-    help="The generator's truth_customers.parquet (in <landing>_meta/).",
-)
+@_warehouse_and_truth_options
 def engagement_report_command(warehouse: Path | None, truth: Path) -> None:
     """Band shares of the current engagement score and its ROC AUC against real churn (demo data)."""
     from orchestration.evaluation.engagement import engagement_report
@@ -193,13 +200,7 @@ def engagement_report_command(warehouse: Path | None, truth: Path) -> None:
 
 
 @cli.command(name="engagement-calibrate")
-@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
-@click.option(
-    "--truth",
-    type=click.Path(path_type=Path, exists=True),
-    required=True,
-    help="The generator's truth_customers.parquet (in <landing>_meta/).",
-)
+@_warehouse_and_truth_options
 @click.option("--out", type=click.Path(path_type=Path), help="Write the proposed weights here (CSV, the seed's format).")
 def engagement_calibrate_command(warehouse: Path | None, truth: Path, out: Path | None) -> None:
     """Fit the engagement event weights to real churn on generated data and report the change."""

@@ -1,8 +1,8 @@
 """CLV and churn assets on a generated data set, judged against the generator's latent truth.
 
 One module-scoped warehouse: ``generate`` (2,000 customers x 200 days: the churn model needs
-about 1,000 labelled rows) then ``cew run`` (ingestion,
-dbt, the ML assets, customer_360 in one nightly run). The tests read it, and work on copies of it
+about 1,000 labelled rows) then ``cew run`` (ingestion, dbt, the ML assets, customer_360 in one
+nightly run). The tests read it, and work on copies of it
 for nothing else: leakage, blocking checks and the model code are tested fast on a synthetic
 warehouse in ``test_ml_fast.py``. Run with ``pytest -m slow tests/test_ml_assets.py -s``. Figures (holdout errors, AUCs beside the oracle and the
 baselines, predicted vs true 12-month purchases) are printed: ``pytest -s`` shows them.
@@ -76,12 +76,7 @@ def test_clv_tables_have_every_factor_and_converged_fits(world):
     runs = query(world, "SELECT * FROM ml.clv_model_runs ORDER BY model")
     assert list(runs["model"]) == ["bgnbd", "gamma_gamma", "simple"]
     fits = runs[runs["model"] != "simple"]
-    from orchestration.ml.assets import _dropout_at_bound_only
-
-    # 120 days of demo data: BG/NBD may find no dropout (a, b at the bound: the check passes, noted)
-    bg_row = fits[fits["model"] == "bgnbd"].iloc[0]
-    assert bg_row["converged"] or _dropout_at_bound_only(bg_row["message"]), bg_row["message"]
-    assert fits[fits["model"] == "gamma_gamma"]["converged"].all() and (fits["customers_fitted"] > 0).all()
+    assert fits["converged"].all() and (fits["customers_fitted"] > 0).all()
     assert fits["holdout_mae"].notna().all() and fits["holdout_correlation"].notna().all()
     params = {m: json.loads(p) for m, p in zip(runs["model"], runs["parameters"])}
     assert set(params["bgnbd"]) >= {"r", "alpha", "a", "b"} and set(params["gamma_gamma"]) >= {"p", "q", "v"}
@@ -94,8 +89,7 @@ def test_clv_tables_have_every_factor_and_converged_fits(world):
               f"corr {row.holdout_correlation:.3f}; fit {row.fit_seconds:.2f} s")
     assert 0 < simple["gross_margin_share"] <= 1 and 0 < simple["lifespan_years"] <= simple["cap_years"]
     bg = fits[fits["model"] == "bgnbd"].iloc[0]
-    # a 4-week holdout of sparse buyers: totals are close, per-customer correlation is weak
-    assert abs(bg["holdout_total_error_pct"]) < 40 and bg["holdout_correlation"] > 0
+    assert abs(bg["holdout_total_error_pct"]) < 35 and bg["holdout_correlation"] > 0.3
 
 
 def test_predicted_12_month_purchases_track_the_truth(world):

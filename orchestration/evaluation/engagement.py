@@ -194,7 +194,7 @@ def _band_shares(scores: np.ndarray, bands: list[tuple]) -> dict[str, float]:
 def calibrate_weights(
     warehouse: Path, truth: Path, *, window_days: int | None = None, folds: int = 5, repeats: int = 4, seed: int = 0
 ) -> Calibration:
-    """Fit the seed's event weights to real churn on generated data; see docs/engagement.md.
+    """Fit the seed's event weights to real churn on generated data (README, "Calibrated default weights").
 
     Counts per customer and event type in the score window ending on the as-of date (decay off),
     label = the truth's churn within 90 days (customers alive at the end). The weights are
@@ -236,9 +236,9 @@ def calibrate_weights(
     customers = frame.drop_duplicates("customer_id").set_index("customer_id").sort_index()
     ids = customers.index
     X = np.zeros((len(ids), len(keys)))
-    position = {key: j for j, key in enumerate(keys)}
     row = pd.Index(ids).get_indexer(frame["customer_id"])
-    col = np.array([position.get((s, e), -1) for s, e in zip(frame["source"], frame["event_type"])])
+    # -1: a customer without events in the window, or an event type the seed does not weigh
+    col = pd.MultiIndex.from_tuples(keys).get_indexer(pd.MultiIndex.from_arrays([frame["source"], frame["event_type"]]))
     known = col >= 0
     np.add.at(X, (row[known], col[known]), frame["n"].to_numpy(dtype=float)[known])
     churned = customers["churned"].to_numpy(dtype=bool)

@@ -520,8 +520,9 @@ def run_dbt(
     """Run ``dbt <args>`` in dbt_project/ with ``--profiles-dir <repo root>``; never raises on failure.
 
     ``env_overrides`` are applied over the current environment (``None`` removes a
-    variable); the run's days (``CEW_RUN_DATE``, ``CEW_RUN_START_DATE``) come only from them. ``target_path``/``log_path`` keep artefacts out of dbt_project/ (pass a
-    temporary folder: runs of other people or tests do not collide). The returned
+    variable); the run's days (``CEW_RUN_DATE``, ``CEW_RUN_START_DATE``) come only from them.
+    ``target_path``/``log_path`` keep artefacts out of dbt_project/ (pass a temporary folder:
+    runs of other people or tests do not collide). The returned
     process has ``stdout``/``stderr`` as text.
     """
     env = dict(os.environ)
