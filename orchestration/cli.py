@@ -107,7 +107,14 @@ def _resolve_days(landing: Path, day: str | None, from_day: str | None, to_day: 
 @click.option("--date", "day", help="Run one business day (YYYY-MM-DD).")
 @click.option("--from", "from_day", help="First day of a range (with --to).")
 @click.option("--to", "to_day", help="Last day of a range (with --from).")
-def run(landing: Path | None, warehouse: Path | None, day: str | None, from_day: str | None, to_day: str | None):
+@click.option(
+    "--full-refresh", is_flag=True,
+    help="Rebuild dbt's incremental models from all history (after a seed change, e.g. new engagement weights).",
+)
+def run(
+    landing: Path | None, warehouse: Path | None, day: str | None, from_day: str | None, to_day: str | None,
+    full_refresh: bool,
+):
     """Materialise the whole asset graph (ingestion, dbt, Python assets) for the given days.
 
     Without --date/--from/--to it runs every day found in the landing folder. It uses the
@@ -126,7 +133,7 @@ def run(landing: Path | None, warehouse: Path | None, day: str | None, from_day:
     days = _resolve_days(settings.landing_dir, day, from_day, to_day)
     from orchestration.pipeline import run_pipeline
 
-    outcome = run_pipeline(days, log=_echo)
+    outcome = run_pipeline(days, log=_echo, full_refresh=full_refresh)
     if not outcome.success:
         for problem in outcome.problems:
             _echo(f"ERROR: {problem}")

@@ -27,12 +27,13 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def run_pipeline(days: list[date], log: Callable[[str], None] = print) -> PipelineOutcome:
+def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refresh: bool = False) -> PipelineOutcome:
     from orchestration.dbt.project import prepare_manifest
 
     started = time.perf_counter()
     log("preparing dbt manifest (dbt parse) ...")
     prepare_manifest()
+    from orchestration.dbt.assets import customer_360_dbt_assets, warehouse_dbt_assets
     from orchestration.definitions import defs
     from orchestration.partitions import daily_partitions
 
@@ -55,14 +56,17 @@ def run_pipeline(days: list[date], log: Callable[[str], None] = print) -> Pipeli
         partition_key = keys[0]
     else:
         tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-    log(f"running job 'nightly' for {keys[0]}..{keys[-1]} ({len(keys)} day(s))")
+    log(f"running job 'nightly' for {keys[0]}..{keys[-1]} ({len(keys)} day(s)){', dbt full refresh' if full_refresh else ''}")
     with _instance() as instance:
         result = job.execute_in_process(
             instance=instance,
             partition_key=partition_key,
             tags=tags,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                "ops": {op: {"config": {"full_refresh": full_refresh}} for op in (warehouse_dbt_assets.op.name, customer_360_dbt_assets.op.name)},
+            },
         )
     outcome = PipelineOutcome(result.success, time.perf_counter() - started, run_id=result.run_id)
     for event in result.all_events:

@@ -60,12 +60,21 @@ def latest_loaded_day(warehouse: WarehouseResource) -> date | None:
         return con.execute("SELECT max(partition_date) FROM raw.load_ledger WHERE status = 'loaded'").fetchone()[0]
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+class DbtBuildConfig(dg.Config):
+    """Run config of the dbt assets: ``full_refresh`` rebuilds the incremental models from all
+    history (after a seed change such as new engagement weights, or to repair a table)."""
+
+    full_refresh: bool = False
+
+
+def _dbt_build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+):
     settings = load_settings()
     days = [date.fromisoformat(key) for key in context.partition_keys]
     # dbt runs as a subprocess and reads its settings and the run's days through env_var()
     os.environ.update({**settings.dbt_env(), **run_env(days, latest_loaded_day(warehouse))})
-    dbt_args = BUILD_ARGS
+    dbt_args = [*BUILD_ARGS, "--full-refresh"] if config.full_refresh else BUILD_ARGS
     started = time.perf_counter()
     built = checks = failed_checks = 0
     for event in dbt.cli(dbt_args, context=context).stream():
@@ -89,8 +98,10 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     backfill_policy=dg.BackfillPolicy.single_run(),
     exclude=AFTER_ML_SELECTION,
 )
-def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _dbt_build(context, dbt, warehouse)
+def warehouse_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+):
+    yield from _dbt_build(context, dbt, warehouse, config)
 
 
 @dbt_assets(
@@ -102,8 +113,10 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     select=AFTER_ML_SELECTION,
     name="customer_360_dbt_assets",
 )
-def customer_360_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _dbt_build(context, dbt, warehouse)
+def customer_360_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+):
+    yield from _dbt_build(context, dbt, warehouse, config)
 
 
 def dbt_cli_resource(settings: Settings) -> DbtCliResource:

@@ -1,10 +1,11 @@
-{{ config(materialized='table') }}
+{{ config(**replace_by_key_config('event_id')) }}
 -- A table, not a view: the events are the warehouse's biggest input and several models read
--- them; as a view each reader would repeat the dedup window over every row.
+-- them; as a view each reader would repeat the dedup window over every row. Incremental: a
+-- nightly run re-reads only the rows its days delivered (macro incremental_delivered_rows).
 -- One row per app event (a later delivery wins). Events without customer_id are kept here
 -- (installs before login count for app metrics); only the engagement stream drops them.
 with source_rows as (
-    select * from {{ source('app', 'app_events') }}
+    {{ incremental_delivered_rows(source('app', 'app_events'), 'event_id') | indent(4) }}
 ),
 
 latest_delivery as (

@@ -1,9 +1,10 @@
-{{ config(materialized='table') }}
+{{ config(**replace_by_key_config('interaction_id')) }}
 -- A table, not a view: the events are the warehouse's biggest input and several models read
--- them; as a view each reader would repeat the dedup window over every row.
+-- them; as a view each reader would repeat the dedup window over every row. Incremental: a
+-- nightly run re-reads only the rows its days delivered (macro incremental_delivered_rows).
 -- One row per interaction on the brand's social accounts (a later delivery wins).
 with source_rows as (
-    select * from {{ source('social', 'social_interactions') }}
+    {{ incremental_delivered_rows(source('social', 'social_interactions'), 'interaction_id') | indent(4) }}
 ),
 
 latest_delivery as (
