@@ -3,33 +3,37 @@
 -- grain is emitted from its own end date, never summed over days.
 {%- set double = type_double() %}
 
+{%- set as_of = as_of_date() %}
+
 with daily as (
-    select customer_id, score_date, score, band
+    select customer_id, score_date, score, band, score_7d_ago
     from {{ ref('customer_engagement_daily') }}
+    where score_date <= {{ as_of }}
 ),
 
-grains as (
-    {{ metric_grains() }}
-),
-
+-- each grain from its own period-end rows: every day is a day's end; a week or month ends on
+-- its last day, or on the run date while it is still running
 period_ends as (
+    {%- for grain in ['day', 'week', 'month'] %}
+    {%- set grain_sql = "'" ~ grain ~ "'" %}
+    {{ 'union all' if not loop.first }}
     select
-        daily.customer_id,
-        grains.period_grain,
-        {{ period_start('grains.period_grain', 'daily.score_date') }} as period_start,
-        daily.score,
-        daily.band,
+        customer_id,
+        {{ grain_sql }} as period_grain,
+        {{ period_start(grain_sql, 'score_date') }} as period_start,
+        score,
+        band,
         -- the drop alert of customer_engagement_current, on the period's last day
         case
-            when week_before.score > 0 and week_before.score - daily.score > {{ var('engagement_drop_share') }} * week_before.score
+            when score_7d_ago > 0 and score_7d_ago - score > {{ var('engagement_drop_share') }} * score_7d_ago
             then 1.0 else 0.0
         end as dropped
     from daily
-    cross join grains
-    left join daily as week_before
-        on week_before.customer_id = daily.customer_id
-        and week_before.score_date = {{ dbt.dateadd('day', -7, 'daily.score_date') }}
-    where daily.score_date = least({{ period_end('grains.period_grain', period_start('grains.period_grain', 'daily.score_date')) }}, {{ as_of_date() }})
+    {%- if grain != 'day' %}
+    where score_date = {{ as_of }}
+        or score_date = {{ period_end(grain_sql, period_start(grain_sql, 'score_date')) }}
+    {%- endif %}
+    {%- endfor %}
 ),
 
 observations as (

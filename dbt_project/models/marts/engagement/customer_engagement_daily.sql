@@ -12,8 +12,11 @@
 -- (run_start_date .. run_date, from earlier when it delivered older events late) for the
 -- customers it already scores, and the whole history of
 -- customers new to the table (late-arriving CRM rows); a full refresh rebuilds all of history
--- and gives the same rows.
+-- and gives the same rows. score_7d_ago (the score of 7 days earlier, null before the
+-- customer's first day) feeds the drop metrics without a self-join of this table.
 {%- set window = engagement_window_days() %}
+{#- rows read before the first rescored day: the score's window, and the week of score_7d_ago #}
+{%- set lookback = [window, 7] | max %}
 {%- set sources = engagement_sources() %}
 {%- set double = type_double() %}
 {%- set run_start_date = run_var('run_start_date') %}
@@ -93,7 +96,7 @@ spine as (
     from customers
     inner join days
         on days.score_date >= customers.first_day
-        and (customers.score_from is null or days.score_date > {{ dbt.dateadd('day', -window, 'customers.score_from') }})
+        and (customers.score_from is null or days.score_date > {{ dbt.dateadd('day', -lookback, 'customers.score_from') }})
 ),
 
 dense as (
@@ -123,6 +126,14 @@ scored as (
     from dense
 ),
 
+with_week_before as (
+    select
+        scored.*,
+        -- dense rows: 7 rows back is 7 days back
+        lag(score, 7) over (partition by customer_id order by score_date) as score_7d_ago
+    from scored
+),
+
 bands as (
     select * from {{ ref('engagement_score_bands') }}
 )
@@ -134,9 +145,10 @@ select
     cast(bands.band as {{ dbt.type_string() }}) as band,
     cast(bands.band_rank as {{ dbt.type_bigint() }}) as band_rank,
     {%- for source in sources %}
-    cast(scored.score_{{ source }} as {{ double }}) as score_{{ source }}{{ ',' if not loop.last }}
+    cast(scored.score_{{ source }} as {{ double }}) as score_{{ source }},
     {%- endfor %}
-from scored
+    cast(scored.score_7d_ago as {{ double }}) as score_7d_ago
+from with_week_before as scored
 left join bands
     on {{ in_engagement_band('scored.score') }}
 where scored.score_from is null or scored.score_date >= scored.score_from
