@@ -59,8 +59,11 @@
     count in 'all' and as 'unknown' in each customer segment.
     segment_overrides: optional list of customer segment names (e.g. ['acquisition_channel'])
     for which the observation model carries a column of the same name; where that column is not
-    null it replaces the customer's value (marketing spend has no customer but has a channel). -#}
-{% macro metric_rollup(domain, observations, segment_overrides=[]) -%}
+    null it replaces the customer's value (marketing spend has no customer but has a channel).
+    dimensions: the metric's own dimensions the observation model fills (channel, touchpoint);
+    the others are always null there, and leaving them out saves their grouping sets. -#}
+{% macro metric_rollup(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
+{%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
 {%- for name in segment_overrides if name not in customer_segment_names() -%}
     {{ exceptions.raise_compiler_error("segment override '" ~ name ~ "' is not a customer segment") }}
 {%- endfor -%}
@@ -69,7 +72,7 @@ with observations as (
 ),
 
 customers as (
-    select customer_id, country, acquisition_channel, persona, age_band, income_band, gender
+    select customer_id, {{ fixed_names | join(', ') }}
     from {{ ref('dim_customers') }}
     where not is_unknown_member
 ),
@@ -84,8 +87,9 @@ attributed as (
         observations.metric_name,
         observations.period_grain,
         observations.period_start,
-        observations.channel,
-        observations.touchpoint,
+        {%- for name in dimensions %}
+        observations.{{ name }},
+        {%- endfor %}
         {%- for name in customer_segment_names() %}
         {%- if name == 'plan' %}
         {%- set customer_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
@@ -120,13 +124,13 @@ segment_parts as (
         period_grain,
         period_start,
         case
-            {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+            {%- for name in customer_segment_names() + dimensions %}
             when grouping({{ name }}) = 0 then '{{ name }}'
             {%- endfor %}
             else 'all'
         end as segment_name,
         case
-            {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+            {%- for name in customer_segment_names() + dimensions %}
             when grouping({{ name }}) = 0 then {{ name }}
             {%- endfor %}
             else 'all'
@@ -138,7 +142,7 @@ segment_parts as (
     from attributed
     group by grouping sets (
         (metric_name, period_grain, period_start),
-        {%- for name in customer_segment_names() + ['channel', 'touchpoint'] %}
+        {%- for name in customer_segment_names() + dimensions %}
         (metric_name, period_grain, period_start, {{ name }}){{ ',' if not loop.last }}
         {%- endfor %}
     )
@@ -265,9 +269,9 @@ from intervals
 
 {#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides:
     see metric_rollup. -#}
-{% macro metric_mart(domain, observations, segment_overrides=[]) -%}
+{% macro metric_mart(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
 with rolled_up as (
-    {{ metric_rollup(domain, observations, segment_overrides) | indent(4) }}
+    {{ metric_rollup(domain, observations, segment_overrides, dimensions) | indent(4) }}
 ),
 
 finalized as (

@@ -1,1 +1,1 @@
-{{ metric_mart('acquisition', ref('int_metrics__acquisition'), segment_overrides=['acquisition_channel']) }}
+{{ metric_mart('acquisition', ref('int_metrics__acquisition'), segment_overrides=['acquisition_channel'], dimensions=[]) }}

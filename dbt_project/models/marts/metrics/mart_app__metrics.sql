@@ -1,1 +1,1 @@
-{{ metric_mart('app', ref('int_metrics__app')) }}
+{{ metric_mart('app', ref('int_metrics__app'), dimensions=['channel']) }}

@@ -1,1 +1,1 @@
-{{ metric_mart('email', ref('int_metrics__email')) }}
+{{ metric_mart('email', ref('int_metrics__email'), dimensions=['channel']) }}

@@ -1,1 +1,1 @@
-{{ metric_mart('engagement', ref('int_metrics__engagement')) }}
+{{ metric_mart('engagement', ref('int_metrics__engagement'), dimensions=[]) }}

@@ -1,1 +1,1 @@
-{{ metric_mart('events', ref('int_metrics__events')) }}
+{{ metric_mart('events', ref('int_metrics__events'), dimensions=['channel']) }}

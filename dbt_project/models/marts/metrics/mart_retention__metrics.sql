@@ -1,1 +1,1 @@
-{{ metric_mart('retention', ref('int_metrics__retention')) }}
+{{ metric_mart('retention', ref('int_metrics__retention'), dimensions=[]) }}

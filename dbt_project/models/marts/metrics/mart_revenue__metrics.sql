@@ -1,1 +1,1 @@
-{{ metric_mart('revenue', ref('int_metrics__revenue')) }}
+{{ metric_mart('revenue', ref('int_metrics__revenue'), dimensions=['channel']) }}

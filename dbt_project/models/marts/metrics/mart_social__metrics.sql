@@ -1,1 +1,1 @@
-{{ metric_mart('social', ref('int_metrics__social')) }}
+{{ metric_mart('social', ref('int_metrics__social'), dimensions=['channel']) }}

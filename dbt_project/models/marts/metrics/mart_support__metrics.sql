@@ -1,1 +1,1 @@
-{{ metric_mart('support', ref('int_metrics__support')) }}
+{{ metric_mart('support', ref('int_metrics__support'), dimensions=['channel']) }}

@@ -1,1 +1,1 @@
-{{ metric_mart('web', ref('int_metrics__web')) }}
+{{ metric_mart('web', ref('int_metrics__web'), dimensions=['channel']) }}
