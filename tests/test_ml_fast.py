@@ -177,7 +177,7 @@ def test_churn_training_split_metrics_and_drivers(synthetic, tmp_path):
     assert len(scores) > 100 and scores["churn_probability"].between(0, 1).all()
     assert (scores["snapshot_date"] == END).all()
     assert set(scores["risk_band"]) <= {"high", "medium", "low"}
-    # a driver is a feature that raises the risk above a typical customer's: most have one
+    # a driver is a feature that raises the log-odds above the average training customer's: most have one
     assert scores["driver_1"].notna().mean() > 0.8
     assert (scores["driver_1_effect"].dropna() > 0).all()
     assert (scores["driver_1_effect"].fillna(0) >= scores["driver_2_effect"].fillna(0)).all()

@@ -24,11 +24,17 @@ score the customers active on the run date.
   the recency rule), top-decile lift (churn rate of the top 10% of scores / overall churn rate).
 * Risk band: ``high`` >= 0.5, ``medium`` >= 0.25, else ``low`` (probabilities are calibrated, so
   a band reads as "at least one in two / one in four will not be active in 90 days").
-* Drivers, per customer: for each feature, the drop of the customer's predicted probability when
-  that one feature is set to the value of a typical training customer (median; the most common
-  plan): ``effect = p(x) - p(x with feature j typical)``. The three features with the largest
-  positive effect (raising the risk most) are the drivers; fewer when fewer raise it. An
-  occlusion method: faithful to the fitted model, per row, and costs one prediction per feature.
+* Drivers, per customer: each feature's contribution to the model's raw score, the log-odds of
+  churn before calibration (positive raises the risk), by path attribution over the fitted trees
+  (``orchestration/ml/tree_paths.py``): every split a customer passes on feature j adds to j the
+  change of the expected score (training-row weighted) from the node to the branch taken, so a
+  customer's contributions add up to their score minus the average training customer's. With
+  ``CalibratedClassifierCV`` the contributions are the mean over its 3 fold models (each has its
+  own trees; the mean raw score is what they add up to, and the monotone calibration keeps their
+  direction). The three features with the largest positive contribution are the drivers (effect
+  = the contribution, in log-odds); fewer when fewer raise the risk. One pass over the trees for
+  all customers: on 50,000 x 40 features 5.1 s against 76.5 s for the occlusion it replaced (one
+  prediction per feature; ``benchmarks/drivers_timing.py``).
 * The fitted production model is saved with joblib to ``<warehouse dir>/models/churn-<version>.joblib``
   (the version is the run date and run id), with its features and training window.
 """
@@ -46,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.ml import clv_models as cm
+from orchestration.ml import tree_paths
 from orchestration.ml.churn_features import CATEGORICAL_FEATURES, FEATURES, snapshot_dates, snapshot_features
 
 MODEL_NAME = "hgb_calibrated"
@@ -216,14 +223,11 @@ def _bgnbd_dropout(con, customers: pd.Series, snapshot: date) -> np.ndarray:
     return (1.0 - p_alive.reindex(customers.to_numpy()).fillna(1.0)).to_numpy()
 
 
-def drivers(model, X: np.ndarray, reference: np.ndarray, names: list[str], top: int = 3):
-    """Per row: the ``top`` features whose typical value would lower the probability most."""
+def drivers(model, X: np.ndarray, names: list[str], top: int = 3):
+    """Per row: the probability, and the ``top`` features raising the log-odds of churn most
+    (names, and their contributions; None/NaN where fewer than ``top`` raise it)."""
     p = model.predict_proba(X)[:, 1]
-    effects = np.empty_like(X)
-    for j in range(X.shape[1]):
-        Xj = X.copy()
-        Xj[:, j] = reference[j]
-        effects[:, j] = p - model.predict_proba(Xj)[:, 1]
+    _, effects = tree_paths.contributions(model, X)
     order = np.argsort(-effects, axis=1, kind="stable")[:, :top]
     names_arr = np.asarray(names, dtype=object)
     top_names = names_arr[order]
@@ -363,12 +367,8 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
 
     started = time.perf_counter()
     current = feats[feats["snapshot_date"] == as_of]
-    reference = np.array([
-        float(np.nanmedian(col)) if not is_cat else float(pd.Series(col).mode().iloc[0])
-        for col, is_cat in zip(X_prod.T, mask)
-    ])
     if len(current):
-        p_now, top_names, top_effects = drivers(prod_model, encoder.matrix(current), reference, used)
+        p_now, top_names, top_effects = drivers(prod_model, encoder.matrix(current), used)
     else:
         p_now, top_names, top_effects = np.empty(0), np.empty((0, 3), object), np.empty((0, 3))
     seconds["score"] = time.perf_counter() - started
