@@ -664,7 +664,8 @@ def _dbt_facts(result: BenchResult) -> list[str]:
 def _markdown(result: BenchResult, machine: dict[str, str]) -> str:
     r = result
     lines = [
-        f"## {r.started_at:%Y-%m-%d %H:%M} — {r.customers:,} customers × {r.days} days (seed {r.seed}, format {r.fmt})",
+        f"## {r.started_at:%Y-%m-%d %H:%M} — {r.customers:,} customers × {r.days} days "
+        f"(seed {r.seed}, format {r.fmt})",
         "",
         f"- Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory']} RAM, {machine['os']}",
         f"- Software: Python {machine['python']}, DuckDB {machine['duckdb']}, {machine['dbt']}",

@@ -166,7 +166,7 @@ def show_settings() -> None:
 @cli.command()
 @click.option("--customers", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option(
-    "--days", type=click.IntRange(2), default=90, show_default=True, help="Days generated; the last one is the incremental run."
+    "--days", type=click.IntRange(2), default=90, show_default=True, help="Days; the last one is the incremental run."
 )
 @click.option("--seed", type=int, default=7, show_default=True)
 @FORMAT_OPTION
