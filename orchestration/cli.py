@@ -16,6 +16,18 @@ def _echo(message: str) -> None:
     click.echo(message, err=True)
 
 
+# the generator's formats (orchestration.demo.generator.FORMAT_CHOICES, not imported here: numpy
+# and pyarrow would load for every command)
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["default", "csv", "jsonl", "parquet", "mixed"]),
+    default="default",
+    show_default=True,
+    help="File format; default = JSONL for web/app events, CSV for the rest; mixed = random per source-day.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """Customer-engagement warehouse: landing files -> DuckDB -> dbt marts, run by Dagster.
@@ -36,14 +48,7 @@ def cli() -> None:
     help="First business day (YYYY-MM-DD).",
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same seed, same files.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["default", "csv", "jsonl", "parquet", "mixed"]),
-    default="default",
-    show_default=True,
-    help="File format; default = JSONL for web/app events, CSV for the rest; mixed = random per source-day.",
-)
+@FORMAT_OPTION
 @click.option(
     "--messiness",
     type=click.FloatRange(0, 1),
@@ -167,20 +172,26 @@ def show_settings() -> None:
 
 @cli.command()
 @click.option("--customers", type=click.IntRange(1), default=100_000, show_default=True)
-@click.option("--days", type=click.IntRange(1), default=90, show_default=True)
+@click.option(
+    "--days", type=click.IntRange(2), default=90, show_default=True, help="Days; the last one is the incremental run."
+)
 @click.option("--seed", type=int, default=7, show_default=True)
+@FORMAT_OPTION
 @click.option(
     "--workdir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where data goes (default: data/bench/<customers>x<days>; generated data is reused).",
+    help="Where data goes (default: data/bench/<customers>x<days>[-<format>]; generated data is reused).",
 )
 @click.option("--results", type=click.Path(path_type=Path), default=None, help="Markdown file to append results to.")
-def bench(customers: int, days: int, seed: int, workdir: Path | None, results: Path | None) -> None:
-    """Benchmark: generate, ingest, dbt build; rows/s, peak memory, size; bare DuckDB baseline."""
+def bench(customers: int, days: int, seed: int, fmt: str, workdir: Path | None, results: Path | None) -> None:
+    """Benchmark: generate; full nightly of days 1..D-1 (ingest, dbt build, ML), then one incremental
+    day D; rows/s, peak memory, size; bare DuckDB baseline."""
     from orchestration.bench import run_benchmark
 
-    run_benchmark(customers=customers, days=days, seed=seed, workdir=workdir, results_path=results, log=_echo)
+    run_benchmark(
+        customers=customers, days=days, seed=seed, workdir=workdir, results_path=results, log=_echo, fmt=fmt
+    )
 
 
 def _warehouse_and_truth_options(command):
