@@ -6,7 +6,7 @@
 {%- set as_of = as_of_date() %}
 
 with daily as (
-    select customer_id, score_date, score, band, score_7d_ago
+    select customer_id, score_date, score, band, week_ago_score
     from {{ ref('customer_engagement_daily') }}
     where score_date <= {{ as_of }}
 ),
@@ -25,7 +25,7 @@ period_ends as (
         band,
         -- the drop alert of customer_engagement_current, on the period's last day
         case
-            when score_7d_ago > 0 and score_7d_ago - score > {{ var('engagement_drop_share') }} * score_7d_ago
+            when week_ago_score > 0 and week_ago_score - score > {{ var('engagement_drop_share') }} * week_ago_score
             then 1.0 else 0.0
         end as dropped
     from daily

@@ -12,10 +12,10 @@
 -- (run_start_date .. run_date, from earlier when it delivered older events late) for the
 -- customers it already scores, and the whole history of
 -- customers new to the table (late-arriving CRM rows); a full refresh rebuilds all of history
--- and gives the same rows. score_7d_ago (the score of 7 days earlier, null before the
+-- and gives the same rows. week_ago_score (the score of 7 days earlier, null before the
 -- customer's first day) feeds the drop metrics without a self-join of this table.
 {%- set window = engagement_window_days() %}
-{#- rows read before the first rescored day: the score's window, and the week of score_7d_ago #}
+{#- rows read before the first rescored day: the score's window, and the week of week_ago_score #}
 {%- set lookback = [window, 7] | max %}
 {%- set sources = engagement_sources() %}
 {%- set double = type_double() %}
@@ -26,11 +26,41 @@
     {%- set first_scored_day = none %}
 {%- endif %}
 
-with events as (
-    select customer_id, source, occurred_date, weight
+with
+{%- if first_scored_day %}
+-- a run rescores from its first day, or from the earliest event it delivered late (a re-sent
+-- referral, a ticket version, a late export), whichever is earlier
+rescore_from as (
+    select least({{ first_scored_day }}, coalesce(min(occurred_date), {{ first_scored_day }})) as first_day
     from {{ ref('fct_engagement_events') }}
-    where is_known_customer
-        and occurred_date <= {{ as_of_date() }}
+    where delivered_date >= {{ first_scored_day }}
+),
+
+-- the customers the table scores: the spine is dense up to the run date, so its last day has them all
+scored_before as (
+    select customer_id
+    from {{ this }}
+    where score_date = (select max(score_date) from {{ this }})
+),
+{%- endif %}
+
+events as (
+    select events.customer_id, events.source, events.occurred_date, events.weight
+    from {{ ref('fct_engagement_events') }} as events
+    {%- if first_scored_day %}
+    cross join rescore_from
+    left join scored_before
+        on scored_before.customer_id = events.customer_id
+    {%- endif %}
+    where events.is_known_customer
+        and events.occurred_date <= {{ as_of_date() }}
+        {%- if first_scored_day %}
+        -- incremental: the window before the first rescored day, and all of a new customer's history
+        and (
+            events.occurred_date > {{ dbt.dateadd('day', -lookback, 'rescore_from.first_day') }}
+            or scored_before.customer_id is null
+        )
+        {%- endif %}
 ),
 
 daily_weights as (
@@ -52,16 +82,6 @@ first_events as (
     group by customer_id
 ),
 
-{%- if first_scored_day %}
--- a run rescores from its first day, or from the earliest event it delivered late (a re-sent
--- referral, a ticket version, a late export), whichever is earlier
-rescore_from as (
-    select least({{ first_scored_day }}, coalesce(min(occurred_date), {{ first_scored_day }})) as first_day
-    from {{ ref('fct_engagement_events') }}
-    where delivered_date >= {{ first_scored_day }}
-),
-{%- endif %}
-
 customers as (
     select
         customers.customer_id,
@@ -76,7 +96,7 @@ customers as (
     left join first_events
         on first_events.customer_id = customers.customer_id
     {%- if first_scored_day %}
-    left join (select distinct customer_id from {{ this }}) as scored_before
+    left join scored_before
         on scored_before.customer_id = customers.customer_id
     cross join rescore_from
     {%- endif %}
@@ -130,7 +150,7 @@ with_week_before as (
     select
         scored.*,
         -- dense rows: 7 rows back is 7 days back
-        lag(score, 7) over (partition by customer_id order by score_date) as score_7d_ago
+        lag(score, 7) over (partition by customer_id order by score_date) as week_ago_score
     from scored
 ),
 
@@ -147,7 +167,7 @@ select
     {%- for source in sources %}
     cast(scored.score_{{ source }} as {{ double }}) as score_{{ source }},
     {%- endfor %}
-    cast(scored.score_7d_ago as {{ double }}) as score_7d_ago
+    cast(scored.week_ago_score as {{ double }}) as week_ago_score
 from with_week_before as scored
 left join bands
     on {{ in_engagement_band('scored.score') }}
