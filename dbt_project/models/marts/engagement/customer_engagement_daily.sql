@@ -9,10 +9,9 @@
 -- day and the days before it) of the event's weight (seed engagement_event_weights), optionally
 -- decayed by 0.5 ^ (age / half-life); band from seed engagement_score_bands; one sub-score per
 -- source (they add up to the score). Incremental: a nightly run rebuilds only its days
--- (run_start_date .. run_date, from earlier when it delivered older events late) for the
--- customers it already scores, and the whole history of
--- customers new to the table (late-arriving CRM rows); a full refresh rebuilds all of history
--- and gives the same rows. week_ago_score (the score of 7 days earlier, null before the
+-- (run_start_date .. run_date; for a customer it delivered older events of, from the earliest
+-- of them) for the customers it already scores, and the whole history of customers new to the
+-- table (late-arriving CRM rows); a full refresh rebuilds all of history and gives the same rows. week_ago_score (the score of 7 days earlier, null before the
 -- customer's first day) feeds the drop metrics without a self-join of this table.
 {%- set window = engagement_window_days() %}
 {#- rows read before the first rescored day: the score's window, and the week of week_ago_score #}
@@ -28,19 +27,26 @@
 
 with
 {%- if first_scored_day %}
--- a run rescores from its first day, or from the earliest event it delivered late (a re-sent
--- referral, a ticket version, a late export), whichever is earlier
-rescore_from as (
-    select least({{ first_scored_day }}, coalesce(min(occurred_date), {{ first_scored_day }})) as first_day
+-- a run rescores each customer from its first day, or from the customer's earliest event it
+-- delivered late (a re-sent referral, a ticket version, a late export), whichever is earlier
+late_events as (
+    select customer_id, min(occurred_date) as first_day
     from {{ ref('fct_engagement_events') }}
     where delivered_date >= {{ first_scored_day }}
+        and occurred_date < {{ first_scored_day }}
+    group by customer_id
 ),
 
--- the customers the table scores: the spine is dense up to the run date, so its last day has them all
+-- the customers the table scores: the spine is dense up to the run date, so its last day has
+-- them all; a customer not scored yet gets its whole history
 scored_before as (
-    select customer_id
-    from {{ this }}
-    where score_date = (select max(score_date) from {{ this }})
+    select
+        scored.customer_id,
+        least({{ first_scored_day }}, coalesce(late_events.first_day, {{ first_scored_day }})) as score_from
+    from {{ this }} as scored
+    left join late_events
+        on late_events.customer_id = scored.customer_id
+    where scored.score_date = (select max(score_date) from {{ this }})
 ),
 {%- endif %}
 
@@ -48,7 +54,6 @@ events as (
     select events.customer_id, events.source, events.occurred_date, events.weight
     from {{ ref('fct_engagement_events') }} as events
     {%- if first_scored_day %}
-    cross join rescore_from
     left join scored_before
         on scored_before.customer_id = events.customer_id
     {%- endif %}
@@ -57,8 +62,8 @@ events as (
         {%- if first_scored_day %}
         -- incremental: the window before the first rescored day, and all of a new customer's history
         and (
-            events.occurred_date > {{ dbt.dateadd('day', -lookback, 'rescore_from.first_day') }}
-            or scored_before.customer_id is null
+            scored_before.customer_id is null
+            or events.occurred_date > {{ dbt.dateadd('day', -lookback, 'scored_before.score_from') }}
         )
         {%- endif %}
 ),
@@ -87,7 +92,7 @@ customers as (
         customers.customer_id,
         least(customers.signup_date, coalesce(first_events.first_day, customers.signup_date)) as first_day,
         {%- if first_scored_day %}
-        case when scored_before.customer_id is null then cast(null as date) else rescore_from.first_day end as score_from
+        scored_before.score_from
         {%- else %}
         cast(null as date) as score_from
         {%- endif %}
@@ -98,7 +103,6 @@ customers as (
     {%- if first_scored_day %}
     left join scored_before
         on scored_before.customer_id = customers.customer_id
-    cross join rescore_from
     {%- endif %}
     where customers.signup_date is not null
 ),
