@@ -8,7 +8,8 @@
     (a full build, or a build without a run window). -#}
 {% macro incremental_run_start() -%}
     {%- set run_start_date = run_var('run_start_date') -%}
-    {%- if is_incremental() and run_start_date -%}
+    {#- the window first: unit tests without one never ask is_incremental() (no `this` there) -#}
+    {%- if run_start_date and is_incremental() -%}
         {{ return("cast('" ~ modules.datetime.date.fromisoformat(run_start_date).isoformat() ~ "' as date)") }}
     {%- endif -%}
     {{ return(none) }}
