@@ -384,7 +384,7 @@ def _ml(warehouse: Path, as_of: date, clv_stage: Stage, churn_stage: Stage, log)
 
     settings = load_settings()
     try:
-        with duckdb.connect(str(warehouse)) as con:
+        with duckdb.connect(str(warehouse), config=settings.duckdb_config()) as con:
             started = time.perf_counter()
             clv = compute_clv(con, as_of, active_window_days=settings.active_window_days)
             clv_stage.seconds = time.perf_counter() - started

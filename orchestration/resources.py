@@ -9,7 +9,7 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 
-from orchestration.settings import Settings
+from orchestration.settings import Settings, load_settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -20,7 +20,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path)
+        con = duckdb.connect(self.path, config=load_settings().duckdb_config())
         try:
             # Timestamps are compared and stored in UTC whatever the machine's zone.
             con.execute("SET TimeZone = 'UTC'")

@@ -39,6 +39,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_ALERT_EMAIL_FROM": ("warehouse@localhost", "Sender of alert e-mails."),
     "CEW_ALERT_EMAIL_TO": ("", "Comma-separated recipients of alert e-mails."),
     "CEW_DBT_TARGET": ("duckdb", "dbt target in profiles.yml (duckdb, postgres, spark)."),
+    "CEW_DUCKDB_THREADS": ("", "Threads of each DuckDB query (ingestion, dbt, ML); empty = the machine's cores."),
+    "CEW_DUCKDB_MEMORY_LIMIT": ("6GiB", "DuckDB memory limit (e.g. 6GiB, 500MB); past it, big joins and sorts spill to disk."),
     "CEW_START_DATE": ("2026-01-01", "First day of the daily partitions."),
     "CEW_SCHEDULE_ENABLED": ("false", "Start the nightly schedule and landing sensor switched on in the UI."),
 }
@@ -78,6 +80,8 @@ class Settings:
     alert_email_from: str = field(default_factory=lambda: _get("CEW_ALERT_EMAIL_FROM"))
     alert_email_to: str = field(default_factory=lambda: _get("CEW_ALERT_EMAIL_TO"))
     dbt_target: str = field(default_factory=lambda: _get("CEW_DBT_TARGET"))
+    duckdb_threads: int = field(default_factory=lambda: int(_get("CEW_DUCKDB_THREADS") or os.cpu_count() or 1))
+    duckdb_memory_limit: str = field(default_factory=lambda: _get("CEW_DUCKDB_MEMORY_LIMIT"))
     start_date: str = field(default_factory=lambda: _get("CEW_START_DATE"))
     schedule_enabled: bool = field(
         default_factory=lambda: _get("CEW_SCHEDULE_ENABLED").lower() in ("1", "true", "yes")
@@ -96,7 +100,13 @@ class Settings:
             "CEW_ENGAGEMENT_DROP_SHARE": str(self.engagement_drop_share),
             "CEW_CHURN_HORIZON_DAYS": str(self.churn_horizon_days),
             "CEW_SURVEY_FATIGUE_INVITATIONS": str(self.survey_fatigue_invitations),
+            "CEW_DUCKDB_THREADS": str(self.duckdb_threads),
+            "CEW_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
+
+    def duckdb_config(self) -> dict[str, str | int]:
+        """DuckDB settings of every connection the pipeline opens (dbt's come from profiles.yml)."""
+        return {"threads": self.duckdb_threads, "memory_limit": self.duckdb_memory_limit}
 
 
 def load_settings() -> Settings:
