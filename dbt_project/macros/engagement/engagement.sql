@@ -82,3 +82,22 @@
         or {{ score }} < {{ bands }}.upper_bound
         or ({{ bands }}.upper_inclusive and {{ score }} = {{ bands }}.upper_bound))
 {%- endmacro %}
+
+{#- For an incremental run starting on `first_scored_day`: per customer of `scored_customers` (a
+    SELECT of customer_id: the customers the model already holds), the first score_date the run
+    rewrites: the run's first day, or the customer's earliest event that the run delivered late
+    (a re-sent referral, a ticket version, a late export), whichever is earlier. -#}
+{% macro engagement_rescore_from(first_scored_day, scored_customers) -%}
+    select
+        scored.customer_id,
+        least({{ first_scored_day }}, coalesce(late_events.first_day, {{ first_scored_day }})) as score_from
+    from ({{ scored_customers }}) as scored
+    left join (
+        select customer_id, min(occurred_date) as first_day
+        from {{ ref('fct_engagement_events') }}
+        where delivered_date >= {{ first_scored_day }}
+            and occurred_date < {{ first_scored_day }}
+        group by customer_id
+    ) as late_events
+        on late_events.customer_id = scored.customer_id
+{%- endmacro %}

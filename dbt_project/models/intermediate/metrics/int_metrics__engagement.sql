@@ -1,14 +1,38 @@
+{{ config(**replace_by_key_config(['metric_name', 'period_grain', 'period_start', 'customer_id'])) }}
 -- Observations of the engagement score metrics: each scored customer's score on the last day of
 -- each period (the run date for the period still running). A state at the period end, so each
 -- grain is emitted from its own end date, never summed over days.
+-- Incremental (docs/incremental-models.md): a run replaces, by (metric, grain, period,
+-- customer), the periods whose end-of-period row customer_engagement_daily rescored for that
+-- customer; customers new to the table get all their periods.
+-- depends_on: {{ ref('fct_engagement_events') }}
 {%- set double = type_double() %}
-
 {%- set as_of = as_of_date() %}
+{%- set first_scored_day = incremental_run_start() %}
 
-with daily as (
-    select customer_id, score_date, score, band, week_ago_score
-    from {{ ref('customer_engagement_daily') }}
-    where score_date <= {{ as_of }}
+with
+{%- if first_scored_day %}
+-- every scored customer has a day row for each day up to the last run's date
+scored_before as (
+    {{ engagement_rescore_from(
+        first_scored_day,
+        'select customer_id from ' ~ this ~ " where metric_name = 'engagement_score_mean' and period_grain = 'day'"
+        ~ ' and period_start = (select max(period_start) from ' ~ this ~ " where period_grain = 'day')"
+    ) | indent(4) }}
+),
+{%- endif %}
+
+daily as (
+    select daily.customer_id, daily.score_date, daily.score, daily.band, daily.week_ago_score
+    from {{ ref('customer_engagement_daily') }} as daily
+    {%- if first_scored_day %}
+    left join scored_before
+        on scored_before.customer_id = daily.customer_id
+    {%- endif %}
+    where daily.score_date <= {{ as_of }}
+    {%- if first_scored_day %}
+        and (scored_before.customer_id is null or daily.score_date >= scored_before.score_from)
+    {%- endif %}
 ),
 
 -- each grain from its own period-end rows: every day is a day's end; a week or month ends on

@@ -18,35 +18,17 @@
 {%- set lookback = [window, 7] | max %}
 {%- set sources = engagement_sources() %}
 {%- set double = type_double() %}
-{%- set run_start_date = run_var('run_start_date') %}
-{%- if is_incremental() and run_start_date %}
-    {%- set first_scored_day = "cast('" ~ modules.datetime.date.fromisoformat(run_start_date).isoformat() ~ "' as date)" %}
-{%- else %}
-    {%- set first_scored_day = none %}
-{%- endif %}
+{%- set first_scored_day = incremental_run_start() %}
 
 with
 {%- if first_scored_day %}
--- a run rescores each customer from its first day, or from the customer's earliest event it
--- delivered late (a re-sent referral, a ticket version, a late export), whichever is earlier
-late_events as (
-    select customer_id, min(occurred_date) as first_day
-    from {{ ref('fct_engagement_events') }}
-    where delivered_date >= {{ first_scored_day }}
-        and occurred_date < {{ first_scored_day }}
-    group by customer_id
-),
-
--- the customers the table scores: the spine is dense up to the run date, so its last day has
--- them all; a customer not scored yet gets its whole history
+-- the customers the table scores (the spine is dense up to the run date, so its last day has
+-- them all) and the day each one is rescored from; a customer not scored yet gets its whole history
 scored_before as (
-    select
-        scored.customer_id,
-        least({{ first_scored_day }}, coalesce(late_events.first_day, {{ first_scored_day }})) as score_from
-    from {{ this }} as scored
-    left join late_events
-        on late_events.customer_id = scored.customer_id
-    where scored.score_date = (select max(score_date) from {{ this }})
+    {{ engagement_rescore_from(
+        first_scored_day,
+        'select customer_id from ' ~ this ~ ' where score_date = (select max(score_date) from ' ~ this ~ ')'
+    ) | indent(4) }}
 ),
 {%- endif %}
 
