@@ -44,7 +44,8 @@ score the customers active on the run date.
   direction). The three features with the largest positive contribution are the drivers (effect
   = the contribution, in log-odds); fewer when fewer raise the risk. One pass over the trees for
   all customers: on 50,000 x 40 features 5.1 s against 76.5 s for the occlusion it replaced (one
-  prediction per feature; ``benchmarks/drivers_timing.py``).
+  prediction per feature; ``benchmarks/drivers_timing.py``); the contributions part of it 2.3 s
+  since the leaves come from sklearn's compiled routing (4.5 s routed in numpy, same values).
 * The fitted production model is saved with joblib to ``<warehouse dir>/models/churn-<version>.joblib``
   (the version is the run date and run id), with its features and training window.
 """
