@@ -58,6 +58,11 @@ def main() -> None:
             kwargs["max_train_rows"] = None
         elif args.max_train_rows is not None:
             kwargs["max_train_rows"] = args.max_train_rows
+        else:
+            from orchestration.settings import load_settings
+
+            kwargs["max_train_rows"] = load_settings().churn_max_train_rows
+        print(f"max_train_rows: {kwargs['max_train_rows']}")
         memory.start_stage()
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as models:

@@ -363,7 +363,9 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     seconds["train_eval_model"] = time.perf_counter() - started
     y_eval = evaluation["churned"].to_numpy()
     recency = _recency_score(evaluation)
+    started = time.perf_counter()
     dropout = _bgnbd_dropout(con, evaluation["customer_id"], s_eval)
+    seconds["baselines"] = time.perf_counter() - started
     eval_frame = pd.DataFrame({
         "customer_id": evaluation["customer_id"].to_numpy(), "snapshot_date": s_eval, "churned": y_eval,
         "model": p_eval, "recency_rule": recency, "bgnbd_p_alive": dropout,
