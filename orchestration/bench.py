@@ -396,6 +396,7 @@ def _ml(warehouse: Path, as_of: date, clv_stage: Stage, churn_stage: Stage, log)
             churn = train_and_score(con, as_of, horizon_days=settings.churn_horizon_days,
                                     active_window_days=settings.active_window_days,
                                     snapshot_step_days=settings.churn_snapshot_step_days,
+                                    max_train_rows=settings.churn_max_train_rows,
                                     models_dir=warehouse.parent / "models")
             churn_stage.seconds = time.perf_counter() - started
             model = churn.metrics("hgb_calibrated")

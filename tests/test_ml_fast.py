@@ -317,3 +317,75 @@ def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_pat
             assert n == N and scored > 100 and with_clv > 100
             segments = con.execute("SELECT segment_name, customers FROM ml.clv_segments WHERE segment_name = 'all'").fetchall()
             assert segments == [("all", N)]
+
+
+def test_training_sample_takes_whole_customers_in_hash_order_up_to_the_cap(synthetic):
+    """CEW_CHURN_MAX_TRAIN_ROWS: whole customers in MD5 order of their id while their labelled rows
+    fit the cap; earlier labelled snapshots keep only them, the evaluation snapshot (the latest
+    labelled) and the unlabelled ones keep everyone, with the same features; no cap below the limit."""
+    import hashlib
+
+    from orchestration.ml.churn_features import FEATURES, build_features, snapshot_dates
+
+    snaps = snapshot_dates(START, END, 7)
+    with duckdb.connect(str(synthetic["path"])) as con:
+        full, everyone = build_features(con, snaps, END)
+        capped, sample = build_features(con, snaps, END, max_train_rows=1500)
+        again, _ = build_features(con, snaps, END, max_train_rows=1500)
+        above, unchanged = build_features(con, snaps, END, max_train_rows=everyone.labelled_rows)
+
+    labelled = full[full["churned"].notna()]
+    assert not everyone.capped and full["in_training_sample"].all()
+    assert everyone.sampled_rows == everyone.labelled_rows == len(labelled) > 1500
+    # a cap at the number of labelled rows samples nothing
+    assert not unchanged.capped and above["in_training_sample"].all() and len(above) == len(full)
+
+    # the expected sample, recomputed here: MD5 order, whole customers, cumulative rows <= cap
+    per_customer = labelled.groupby("customer_id").size()
+    order = sorted(per_customer.index, key=lambda c: (hashlib.md5(c.encode()).hexdigest(), c))
+    cumulative = per_customer.loc[order].cumsum()
+    expected = set(cumulative[cumulative <= 1500].index)
+    chosen = set(capped.loc[capped["in_training_sample"], "customer_id"])
+    assert chosen == expected and sample.capped
+    assert sample.sampled_customers == len(expected) and sample.labelled_customers == per_customer.size
+    # the cap holds, and whole customers: each sampled customer keeps all their labelled rows
+    train = capped[capped["churned"].notna() & capped["in_training_sample"]]
+    assert sample.sampled_rows == len(train) <= 1500
+    assert train.groupby("customer_id").size().sort_index().equals(per_customer.loc[sorted(expected)])
+    # the next customer in hash order would not have fitted
+    assert cumulative.iloc[len(expected)] > 1500
+    # deterministic
+    pd.testing.assert_frame_equal(capped, again)
+
+    # earlier labelled snapshots: sampled customers only; evaluation and unlabelled: everyone
+    s_eval = labelled["snapshot_date"].max()
+    earlier = capped[capped["churned"].notna() & (capped["snapshot_date"] < s_eval)]
+    assert earlier["in_training_sample"].all()
+    for keep_all in (capped["snapshot_date"] == s_eval, capped["churned"].isna()):
+        kept = capped[keep_all]
+        same = full[full["snapshot_date"].isin(set(kept["snapshot_date"]))]
+        assert len(kept) == len(same) and not kept["in_training_sample"].all()
+    # sampling changes which rows are computed, never a row's features or label
+    key = ["customer_id", "snapshot_date"]
+    merged = capped.merge(full, on=key, suffixes=("", "_full"))
+    assert len(merged) == len(capped)
+    for name in [*FEATURES, "churned"]:
+        pd.testing.assert_series_equal(merged[name], merged[f"{name}_full"], check_names=False)
+
+
+def test_churn_model_trains_on_the_sample_and_is_judged_on_everyone(synthetic, tmp_path):
+    from orchestration.ml.churn import MODEL_NAME, train_and_score
+
+    with duckdb.connect(str(synthetic["path"])) as con:
+        full = train_and_score(con, END, run_id="full")
+        capped = train_and_score(con, END, max_train_rows=2500, run_id="capped")
+    a, b = full.metrics(MODEL_NAME), capped.metrics(MODEL_NAME)
+    assert a["trained"] and b["trained"], b["message"]
+    assert b["production_train_rows"] <= 2500 < a["production_train_rows"]
+    assert b["train_rows"] < a["train_rows"]
+    assert "trained on a sample of" in b["message"] and "sample" not in a["message"]
+    # evaluation and scoring still cover every customer
+    assert b["eval_rows"] == a["eval_rows"] and b["eval_snapshot"] == a["eval_snapshot"]
+    assert len(capped.scores) == len(full.scores)
+    assert set(capped.scores["customer_id"]) == set(full.scores["customer_id"])
+    assert b["roc_auc"] > 0.5

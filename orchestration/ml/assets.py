@@ -183,7 +183,8 @@ def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     with warehouse.connect() as con:
         result = churn_model.train_and_score(
             con, as_of, horizon_days=settings.churn_horizon_days, active_window_days=settings.active_window_days,
-            snapshot_step_days=settings.churn_snapshot_step_days, models_dir=models_dir(warehouse.path),
+            snapshot_step_days=settings.churn_snapshot_step_days, max_train_rows=settings.churn_max_train_rows,
+            models_dir=models_dir(warehouse.path),
             run_id=context.run.run_id[:12],
         )
         n = write_table(con, "customer_churn_scores", result.scores, churn_model.CHURN_SCORES_COLUMNS)

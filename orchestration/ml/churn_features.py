@@ -13,6 +13,10 @@ subscription on S, or a completed order in the ``active_window_days`` ending on 
 active customer's loss. Label (spec): ``churned`` = not active on S + ``churn_horizon_days``;
 it is null while S + horizon is after the as-of date (not yet observed).
 
+Three steps: the population and labels of every snapshot (a temp table), the training sample
+(``build_features``: with a cap on labelled rows, whole customers by the MD5 of their id), then
+the features of the rows kept. Sampling only drops rows: a kept row's features are the same.
+
 Known limit: an order's ``status`` (and a ticket's resolution) is its latest known version
 (staging keeps the latest delivery), so an order completed before S but returned after S counts
 as not completed; features count only completed orders and order events, never returns' dates.
@@ -20,6 +24,7 @@ as not completed; features count only completed orders and order events, never r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -68,20 +73,20 @@ NUMERIC_FEATURES = [
 CATEGORICAL_FEATURES = ["plan"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
-FEATURES_SQL = """
+# Step 1: who is in each snapshot's population, and their label. A temp table: the sample
+# (step 2) and every feature (step 3) read it.
+POPULATION_SQL = """
+CREATE OR REPLACE TEMP TABLE _churn_population AS
 WITH snapshots AS (
     SELECT DISTINCT CAST(snapshot_date AS DATE) AS snapshot_date FROM _churn_snapshots
 ),
-completed_orders AS (
-    SELECT customer_id, ordered_date, net_amount_reporting AS amount
+completed_order_days AS (
+    SELECT DISTINCT customer_id, ordered_date
     FROM staging.stg_shop__orders
     WHERE status = 'completed' AND customer_id IS NOT NULL
 ),
-plan_periods AS (
-    SELECT customer_id, plan, is_paid, is_trial, from_date, to_date
-    FROM intermediate.int_subscriptions__plan_periods
-),
--- active on day d: paid on d or a completed order in the window ending on d
+-- active on day d: paid on d or a completed order in the window ending on d; the days are the
+-- snapshots and, for the labelled ones, snapshot + horizon
 active_on AS (
     SELECT d.customer_id, d.day,
            coalesce(bool_or(p.is_paid), false) OR count(o.customer_id) > 0 AS active
@@ -92,20 +97,58 @@ active_on AS (
         UNION
         SELECT c.customer_id, s.snapshot_date + {horizon} AS day
         FROM marts.dim_customers AS c CROSS JOIN snapshots AS s
-        WHERE NOT c.is_unknown_member
+        WHERE NOT c.is_unknown_member AND s.snapshot_date + {horizon} <= CAST($as_of AS DATE)
     ) AS d
-    LEFT JOIN plan_periods AS p
+    LEFT JOIN intermediate.int_subscriptions__plan_periods AS p
         ON p.customer_id = d.customer_id AND p.from_date <= d.day AND d.day < p.to_date
-    LEFT JOIN (SELECT DISTINCT customer_id, ordered_date FROM completed_orders) AS o
+    LEFT JOIN completed_order_days AS o
         ON o.customer_id = d.customer_id AND o.ordered_date <= d.day AND o.ordered_date > d.day - {window}
     GROUP BY d.customer_id, d.day
+)
+SELECT c.customer_id, s.snapshot_date, c.signup_date,
+       CASE WHEN s.snapshot_date + {horizon} <= CAST($as_of AS DATE) THEN NOT later.active END AS churned
+FROM marts.dim_customers AS c
+CROSS JOIN snapshots AS s
+JOIN active_on AS a ON a.customer_id = c.customer_id AND a.day = s.snapshot_date AND a.active
+LEFT JOIN active_on AS later ON later.customer_id = c.customer_id AND later.day = s.snapshot_date + {horizon}
+WHERE NOT c.is_unknown_member AND c.signup_date <= s.snapshot_date
+"""
+
+# Step 2 (only when the labelled rows exceed the cap): whole customers in the order of the MD5 of
+# their id (reproducible, independent of the data's order, nested as the cap grows) while their
+# labelled rows add up to at most the cap.
+SAMPLE_SQL = """
+SELECT customer_id FROM (
+    SELECT customer_id,
+           sum(n) OVER (ORDER BY md5(customer_id), customer_id ROWS UNBOUNDED PRECEDING) AS cumulative
+    FROM (SELECT customer_id, count(*) AS n FROM _churn_population WHERE churned IS NOT NULL GROUP BY customer_id)
+)
+WHERE cumulative <= $cap
+"""
+
+# the rows features are computed for: everyone on the latest labelled snapshot (evaluation) and
+# on unlabelled ones (scoring); sampled customers only on the earlier labelled ones
+ROWS_SQL = """
+CREATE OR REPLACE TEMP TABLE _churn_rows AS
+SELECT p.*, s.customer_id IS NOT NULL AS in_training_sample
+FROM _churn_population AS p
+LEFT JOIN _churn_sample AS s USING (customer_id)
+WHERE s.customer_id IS NOT NULL OR p.churned IS NULL OR p.snapshot_date = CAST($eval AS DATE)
+"""
+
+# Step 3: features of the kept rows
+FEATURES_SQL = """
+WITH completed_orders AS (
+    SELECT customer_id, ordered_date, net_amount_reporting AS amount
+    FROM staging.stg_shop__orders
+    WHERE status = 'completed' AND customer_id IS NOT NULL
+),
+plan_periods AS (
+    SELECT customer_id, plan, is_paid, is_trial, from_date, to_date
+    FROM intermediate.int_subscriptions__plan_periods
 ),
 population AS (
-    SELECT c.customer_id, s.snapshot_date, c.signup_date
-    FROM marts.dim_customers AS c
-    CROSS JOIN snapshots AS s
-    JOIN active_on AS a ON a.customer_id = c.customer_id AND a.day = s.snapshot_date AND a.active
-    WHERE NOT c.is_unknown_member AND c.signup_date <= s.snapshot_date
+    SELECT customer_id, snapshot_date, signup_date, churned, in_training_sample FROM _churn_rows
 ),
 order_features AS (
     SELECT p.customer_id, p.snapshot_date,
@@ -228,7 +271,8 @@ SELECT
     ev.app_events_30d, ev.app_uninstalls_90d,
     su.tickets_90d, su.open_tickets, su.first_response_hours_90d,
     sv.latest_nps, sv.latest_csat, sv.latest_ces,
-    CASE WHEN p.snapshot_date + {horizon} <= CAST(? AS DATE) THEN NOT later.active END AS churned
+    p.churned,
+    p.in_training_sample
 FROM population AS p
 JOIN order_features AS o USING (customer_id, snapshot_date)
 JOIN plan_state AS ps USING (customer_id, snapshot_date)
@@ -238,25 +282,67 @@ JOIN event_features AS ev USING (customer_id, snapshot_date)
 LEFT JOIN last_activity AS la USING (customer_id, snapshot_date)
 JOIN support_features AS su USING (customer_id, snapshot_date)
 JOIN survey_features AS sv USING (customer_id, snapshot_date)
-LEFT JOIN active_on AS later
-    ON later.customer_id = p.customer_id AND later.day = p.snapshot_date + {horizon}
 ORDER BY p.snapshot_date, p.customer_id
 """
 
 
-def snapshot_features(con, snapshots: list[date], as_of: date, *, horizon_days: int = 90,
-                      active_window_days: int = 90) -> pd.DataFrame:
-    """One row per (active customer, snapshot) with FEATURES and the label ``churned``
-    (null when ``snapshot + horizon_days`` is after ``as_of``)."""
+@dataclass(frozen=True)
+class TrainingSample:
+    """What the cap on training rows did (see ``build_features``)."""
+
+    labelled_rows: int  # labelled rows of all customers (before sampling)
+    labelled_customers: int
+    sampled_rows: int  # labelled rows of the sampled customers (= labelled_rows without sampling)
+    sampled_customers: int
+    max_train_rows: int | None
+
+    @property
+    def capped(self) -> bool:
+        return self.sampled_rows < self.labelled_rows
+
+
+def build_features(con, snapshots: list[date], as_of: date, *, horizon_days: int = 90,
+                   active_window_days: int = 90, max_train_rows: int | None = None,
+                   ) -> tuple[pd.DataFrame, TrainingSample]:
+    """One row per (active customer, snapshot) with FEATURES, the label ``churned`` (null when
+    ``snapshot + horizon_days`` is after ``as_of``) and ``in_training_sample``.
+
+    Training sample: when ``max_train_rows`` is set and the labelled rows are more, whole
+    customers are taken in the order of the MD5 of their ``customer_id`` while their labelled rows
+    add up to at most ``max_train_rows``. The labelled snapshots before the latest one then keep
+    only the sampled customers' rows (features are not computed for the others); the latest
+    labelled snapshot (the churn model's evaluation snapshot) and the unlabelled ones keep
+    everyone. Without sampling every row is ``in_training_sample``."""
     frame = pd.DataFrame({"snapshot_date": pd.to_datetime(sorted(set(snapshots)))})
     con.register("_churn_snapshots", frame)
     try:
-        sql = FEATURES_SQL.format(horizon=int(horizon_days), window=int(active_window_days))
-        out = con.execute(sql, [as_of]).df()
+        con.execute(POPULATION_SQL.format(horizon=int(horizon_days), window=int(active_window_days)),
+                    {"as_of": as_of})
+        rows, customers, s_eval = con.execute(
+            "SELECT count(*), count(DISTINCT customer_id), max(snapshot_date) FROM _churn_population "
+            "WHERE churned IS NOT NULL").fetchall()[0]
+        if max_train_rows is not None and rows > max_train_rows:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _churn_sample AS {SAMPLE_SQL}", {"cap": int(max_train_rows)})
+        else:  # everyone: the customers of the population
+            con.execute("CREATE OR REPLACE TEMP TABLE _churn_sample AS SELECT DISTINCT customer_id FROM _churn_population")
+        con.execute(ROWS_SQL, {"eval": s_eval})
+        sampled_rows, sampled_customers = con.execute(
+            "SELECT count(*), count(DISTINCT customer_id) FROM _churn_rows "
+            "WHERE churned IS NOT NULL AND in_training_sample").fetchall()[0]
+        out = con.execute(FEATURES_SQL).df()
     finally:
         con.unregister("_churn_snapshots")
+        for table in ("_churn_rows", "_churn_sample", "_churn_population"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     out["snapshot_date"] = pd.to_datetime(out["snapshot_date"]).dt.date
-    return out
+    out["in_training_sample"] = out["in_training_sample"].astype(bool)
+    return out, TrainingSample(int(rows), int(customers), int(sampled_rows), int(sampled_customers), max_train_rows)
+
+
+def snapshot_features(con, snapshots: list[date], as_of: date, *, horizon_days: int = 90,
+                      active_window_days: int = 90) -> pd.DataFrame:
+    """Every row of ``build_features`` (no sampling)."""
+    return build_features(con, snapshots, as_of, horizon_days=horizon_days, active_window_days=active_window_days)[0]
 
 
 def snapshot_dates(first_day: date, as_of: date, step_days: int, min_history_days: int = 14) -> list[date]:

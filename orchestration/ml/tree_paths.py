@@ -11,16 +11,16 @@ on feature j adds ``E[child] - E[node]`` to j's contribution; the sum telescopes
 
 with ``base`` = the model's baseline + the root expectations of all trees. These are not Shapley
 values (a feature split near the root can take credit that the splits below share), but they are
-exact in sum, per row, and cost one traversal. Routing mirrors sklearn's
-``_predict_one_from_raw_data``: NaN follows ``missing_go_to_left``; a categorical split
-sends the categories of its raw bitset left, other known categories right, and negative or
-unknown categories (and codes >= 256) the way of missing values. The trees see X as HGB's own
-preprocessing leaves it (with categorical features: ordinal-encoded and moved to the front);
-the contributions are returned in the columns of the caller's X.
+exact in sum, per row, and cost one traversal. The routing is sklearn's own: each tree's
+``TreePredictor`` is run on a copy of its nodes whose ``value`` is the node's index, so its
+compiled prediction returns the leaf each row reaches (missing values, categorical bitsets and
+unknown categories exactly as in ``predict``; about 4x faster than routing level by level in
+numpy). The trees see X as HGB's own preprocessing leaves it (with categorical features:
+ordinal-encoded and moved to the front); the contributions are returned in the columns of the
+caller's X.
 
-All rows go down all trees of a model together, level by level, in numpy (no loop over rows);
-the contributions are then the product of a sparse row x leaf indicator with the table of each
-leaf's path contributions. Private sklearn attributes read: ``_predictors``,
+The contributions are the product of a sparse row x leaf indicator with the table of each
+leaf's path contributions. Private sklearn parts used: ``TreePredictor``, ``_predictors``,
 ``_baseline_prediction``, ``_bin_mapper``, ``_preprocessor``, ``_preprocess_X`` (checked against
 sklearn 1.9).
 """
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# rows x trees routed at once: bounds the memory of the routing arrays (a few tens of MB)
+# rows x trees routed at once: bounds the memory of the leaf and indicator arrays (tens of MB)
 _CELLS_PER_CHUNK = 2_000_000
 
 
@@ -62,27 +62,25 @@ class _Trees:
     def __init__(self, est):
         if est.n_trees_per_iteration_ != 1:
             raise ValueError("tree contributions support binary classifiers and regressors only")
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
         trees = [p for iteration in est._predictors for p in iteration]
         sizes = np.array([len(t.nodes) for t in trees])
         node_off = np.repeat(np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
-        bit_sizes = np.array([len(t.raw_left_cat_bitsets) for t in trees])
-        bit_off = np.repeat(np.concatenate([[0], np.cumsum(bit_sizes)[:-1]]), sizes)
         nodes = np.concatenate([t.nodes for t in trees])
         self.roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.is_leaf = nodes["is_leaf"].astype(bool)
         self.feature = nodes["feature_idx"].astype(np.int64)
-        self.threshold = nodes["num_threshold"]
-        self.missing_left = nodes["missing_go_to_left"].astype(bool)
-        self.is_cat = nodes["is_categorical"].astype(bool) & ~self.is_leaf
-        # a leaf's children point to itself, so a finished row can never move
         own = np.arange(len(nodes))
         self.left = np.where(self.is_leaf, own, nodes["left"].astype(np.int64) + node_off)
         self.right = np.where(self.is_leaf, own, nodes["right"].astype(np.int64) + node_off)
-        self.bitset = nodes["bitset_idx"].astype(np.int64) + bit_off
-        self.raw_left_bitsets = np.concatenate([t.raw_left_cat_bitsets for t in trees]).reshape(-1, 8)
-        known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
-        self.known_bitsets = np.asarray(known).reshape(-1, 8)
-        self.known_row = np.asarray(f_idx_map, dtype=np.int64)[self.feature]
+        # the same trees predicting their leaves' global index (exact in float64)
+        self.leaf_predictors = []
+        for tree, root in zip(trees, self.roots):
+            indexed = tree.nodes.copy()
+            indexed["value"] = root + np.arange(len(indexed))
+            self.leaf_predictors.append(TreePredictor(indexed, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets))
+        self.known_categories = est._bin_mapper.make_known_categories_bitsets()
         self.expected = self._expected(nodes)
         self.base = float(np.ravel(est._baseline_prediction)[0] + self.expected[self.roots].sum())
         self.path = self._path_contributions(nodes, est.n_features_in_)
@@ -111,36 +109,14 @@ class _Trees:
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """rows x trees: the global index of the leaf each row reaches in each tree."""
-        n_rows, n_features = X.shape
-        n_trees = len(self.roots)
-        node = np.tile(self.roots, n_rows)
-        row_start = np.repeat(np.arange(n_rows, dtype=np.int64) * n_features, n_trees)
-        flat = X.ravel()
-        active = np.flatnonzero(~self.is_leaf[node])
-        while active.size:
-            nd = node[active]
-            x = flat[row_start[active] + self.feature[nd]]
-            missing = np.isnan(x)
-            go_left = x <= self.threshold[nd]
-            cat = np.flatnonzero(self.is_cat[nd])
-            if cat.size:
-                xc, nc = x[cat], nd[cat]
-                valid = (xc >= 0) & (xc < 256)
-                code = np.where(valid, xc, 0).astype(np.uint8)
-                in_left = _in_bitset(self.raw_left_bitsets, self.bitset[nc], code)
-                known = _in_bitset(self.known_bitsets, self.known_row[nc], code)
-                go_left[cat] = in_left
-                missing[cat] |= ~valid | (~in_left & ~known)
-            go_left[missing] = self.missing_left[nd[missing]]
-            nxt = np.where(go_left, self.left[nd], self.right[nd])
-            node[active] = nxt
-            active = active[~self.is_leaf[nxt]]
-        return node.reshape(n_rows, n_trees)
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-
-def _in_bitset(bitsets: np.ndarray, row: np.ndarray, code: np.ndarray) -> np.ndarray:
-    words = bitsets[row, code >> 5]
-    return ((words >> (code & 31).astype(words.dtype)) & 1).astype(bool)
+        known, f_idx_map = self.known_categories
+        n_threads = _openmp_effective_n_threads()  # as HGB's predict: honours threadpool limits
+        out = np.empty((X.shape[0], len(self.leaf_predictors)), dtype=np.int64)
+        for t, predictor in enumerate(self.leaf_predictors):
+            out[:, t] = predictor.predict(X, known, f_idx_map, n_threads)
+        return out
 
 
 def _contributions_one(est, X) -> tuple[float, np.ndarray]:
