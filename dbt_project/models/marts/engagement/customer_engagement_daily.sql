@@ -11,8 +11,9 @@
 -- source (they add up to the score). Incremental: a nightly run rebuilds only its days
 -- (run_start_date .. run_date; for a customer it delivered older events of, from the earliest
 -- of them) for the customers it already scores, and the whole history of customers new to the
--- table (late-arriving CRM rows); a full refresh rebuilds all of history and gives the same rows. week_ago_score (the score of 7 days earlier, null before the
--- customer's first day) feeds the drop metrics without a self-join of this table.
+-- table (late-arriving CRM rows); a full refresh rebuilds all of history and gives the same
+-- rows. week_ago_score (the score of 7 days earlier, null before the customer's first day)
+-- feeds the drop metrics without a self-join of this table.
 {%- set window = engagement_window_days() %}
 {#- rows read before the first rescored day: the score's window, and the week of week_ago_score #}
 {%- set lookback = [window, 7] | max %}
