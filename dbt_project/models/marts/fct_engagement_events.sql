@@ -13,7 +13,6 @@
 -- late-arriving customers re-link); the events derived from entity sources (orders, tickets,
 -- surveys, referrals, registrations: a new version may withdraw one) are small and are all
 -- rebuilt (deleted by the pre-hook, then inserted). A seed weight change needs --full-refresh.
--- depends_on: {{ source('crm', 'crm_customers') }}
 {%- set run_start = incremental_run_start() %}
 with events as (
     select * from {{ ref('int_engagement_events__unioned') }}
