@@ -83,15 +83,17 @@
         or ({{ bands }}.upper_inclusive and {{ score }} = {{ bands }}.upper_bound))
 {%- endmacro %}
 
-{#- For an incremental run starting on `first_scored_day`: per customer of `scored_customers` (a
-    SELECT of customer_id: the customers the model already holds), the first score_date the run
-    rewrites: the run's first day, or the customer's earliest event that the run delivered late
-    (a re-sent referral, a ticket version, a late export), whichever is earlier. -#}
-{% macro engagement_rescore_from(first_scored_day, scored_customers) -%}
+{#- For an incremental run starting on `first_scored_day`: per customer the model (`this`)
+    already holds, the first score_date the run rewrites: the run's first day, or the customer's
+    earliest event that the run delivered late (a re-sent referral, a ticket version, a late
+    export), whichever is earlier. The model's rows are dense per customer up to the last run's
+    date, so its customers are those of its latest `date_column` (among the rows matching
+    `rows_filter`); a customer missing there is new to the model. -#}
+{% macro engagement_rescore_from(first_scored_day, date_column, rows_filter='true') -%}
     select
         scored.customer_id,
         least({{ first_scored_day }}, coalesce(late_events.first_day, {{ first_scored_day }})) as score_from
-    from ({{ scored_customers }}) as scored
+    from {{ this }} as scored
     left join (
         select customer_id, min(occurred_date) as first_day
         from {{ ref('fct_engagement_events') }}
@@ -100,4 +102,6 @@
         group by customer_id
     ) as late_events
         on late_events.customer_id = scored.customer_id
+    where {{ rows_filter }}
+        and scored.{{ date_column }} = (select max({{ date_column }}) from {{ this }} where {{ rows_filter }})
 {%- endmacro %}

@@ -12,12 +12,10 @@
 
 with
 {%- if first_scored_day %}
--- every scored customer has a day row for each day up to the last run's date
+-- the customers the table holds (a day row each, every day) and where each one's rows change
 scored_before as (
     {{ engagement_rescore_from(
-        first_scored_day,
-        'select customer_id from ' ~ this ~ " where metric_name = 'engagement_score_mean' and period_grain = 'day'"
-        ~ ' and period_start = (select max(period_start) from ' ~ this ~ " where period_grain = 'day')"
+        first_scored_day, 'period_start', "metric_name = 'engagement_score_mean' and period_grain = 'day'"
     ) | indent(4) }}
 ),
 {%- endif %}

@@ -23,13 +23,10 @@
 
 with
 {%- if first_scored_day %}
--- the customers the table scores (the spine is dense up to the run date, so its last day has
--- them all) and the day each one is rescored from; a customer not scored yet gets its whole history
+-- the customers the table scores and the day each one is rescored from; a customer not scored
+-- yet gets its whole history
 scored_before as (
-    {{ engagement_rescore_from(
-        first_scored_day,
-        'select customer_id from ' ~ this ~ ' where score_date = (select max(score_date) from ' ~ this ~ ')'
-    ) | indent(4) }}
+    {{ engagement_rescore_from(first_scored_day, 'score_date') | indent(4) }}
 ),
 {%- endif %}
 
