@@ -49,6 +49,14 @@ def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refr
                 f"(they start at CEW_START_DATE and end yesterday): set CEW_START_DATE earlier"
             ],
         )
+    from orchestration.catalog import SOURCES_BY_NAME
+    from orchestration.ingestion.loader import ignored_files
+    from orchestration.settings import load_settings
+
+    # files outside every source folder (the ingestion assets report those inside theirs)
+    for name, why in ignored_files(load_settings().landing_dir):
+        if name.split("/")[0] not in SOURCES_BY_NAME:
+            log(f"WARNING: ignored landing file {name}: {why}")
     job = defs.resolve_job_def("nightly")
     tags = {}
     partition_key = None

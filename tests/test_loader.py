@@ -200,7 +200,7 @@ def test_unreadable_file_fails_with_the_file_named(con, tmp_path):
     (tmp_path / "orders").mkdir()
     (tmp_path / "orders" / "2026-03-01.parquet").write_bytes(b"not a parquet file at all")
     result = load_source_day(con, tmp_path, "orders", DAY)
-    assert result.status == "failed" and "2026-03-01.parquet" in result.error and "unreadable" in result.error
+    assert result.status == "failed" and "2026-03-01.parquet" in result.error and "not a Parquet file: it starts with text" in result.error
 
 
 def test_no_folder_is_reported_not_an_error(con, tmp_path):
@@ -481,3 +481,16 @@ def test_validation_plan_has_no_operator_that_reorders_rows(con, tmp_path, sourc
         item = _LandingFile(0, path, DAY, fmt, header=[c.name for c in src.columns])
         plan = rows(con, f"EXPLAIN {_validation_sql(src, _group_relation(src, [item]))}")[0][1]
         assert not any(word in plan for word in ("JOIN", "ORDER", "AGGREGATE", "WINDOW")), plan
+
+
+def test_files_no_load_reads_are_listed_and_do_not_break_discovery(tmp_path):
+    from orchestration.ingestion.loader import ignored_files
+
+    for name in ("orders/2026-03-01.csv", "orders/2026-02-30.csv", "orders/.hidden", "ordres/2026-03-01.csv", "notes.txt"):
+        write(tmp_path, *name.rsplit("/", 1), "x") if "/" in name else (tmp_path / name).write_text("x")
+    # a day that does not exist raised ValueError in the landing listing (sensor, `cew run` without dates)
+    assert sorted(landing_partitions(tmp_path)["orders"]) == [DAY]
+    got = dict(ignored_files(tmp_path))
+    assert set(got) == {"notes.txt", "orders/2026-02-30.csv", "ordres/2026-03-01.csv"}
+    assert got["orders/2026-02-30.csv"] == "no such day: 2026-02-30" and got["ordres/2026-03-01.csv"].startswith("ordres is no source")
+    assert dict(ignored_files(tmp_path, "orders")) == {"orders/2026-02-30.csv": "no such day: 2026-02-30"}

@@ -16,7 +16,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.catalog import SOURCES, Source
-from orchestration.ingestion.loader import SourceDayResult, load_source_days
+from orchestration.ingestion.loader import SourceDayResult, ignored_files, load_source_days
 from orchestration.partitions import daily_partitions
 from orchestration.resources import LandingZoneResource, WarehouseResource
 
@@ -82,6 +82,9 @@ def build_ingestion_asset(source: Source) -> dg.AssetsDefinition:
         for result in results:
             if result.status == "failed":
                 context.log.error(f"load failed: {result.error}")
+        ignored = ignored_files(landing.root, source.name)  # in the folder, but no load reads them
+        for name, why in ignored:
+            context.log.warning(f"ignored landing file {name}: {why}")
         totals = summarize(results)
         seconds = time.perf_counter() - started
         context.log.info(
@@ -106,6 +109,7 @@ def build_ingestion_asset(source: Source) -> dg.AssetsDefinition:
                 "seconds": dg.MetadataValue.float(round(seconds, 3)),
                 "quarantined_by_reason": dg.MetadataValue.json(reasons),
                 "failures": dg.MetadataValue.json(failures),
+                "ignored_files": dg.MetadataValue.json([f"{name}: {why}" for name, why in ignored]),
             },
         )
         yield dg.AssetCheckResult(

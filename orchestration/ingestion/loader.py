@@ -27,6 +27,7 @@ from orchestration.catalog import (
     FORMATS,
     LINEAGE_COLUMNS,
     SOURCES,
+    SOURCES_BY_NAME,
     Column,
     Source,
     get_source,
@@ -156,6 +157,45 @@ def day_files(landing_dir: Path, source: str, day: date) -> list[Path]:
     return sorted(out, key=lambda p: p.name)
 
 
+def file_day(name: str) -> date | None:
+    """The business day of a landing file name, None when the name is no landing file's
+    (other pattern, or a day that does not exist such as 2026-02-30)."""
+    match = FILE_NAME.match(name)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match["day"])
+    except ValueError:
+        return None
+
+
+def ignored_files(landing_dir: Path, source: str | None = None) -> list[tuple[str, str]]:
+    """(path under the landing folder, why) of the files no load reads: names off the layout,
+    days that do not exist, folders that are no source. Of one source's folder when given,
+    else of the whole landing folder. Hidden files (a leading dot) are left out."""
+    root = Path(landing_dir)
+    layout = "<YYYY-MM-DD>[_<anything>].<csv|jsonl|parquet>"
+    out: list[tuple[str, str]] = []
+    folders = [root / source] if source else sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not source and root.is_dir():
+        out += [(p.name, "not in a source folder") for p in sorted(root.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    for folder in folders:
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        known = folder.name in SOURCES_BY_NAME
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            name = f"{folder.name}/{path.name}"
+            if not known:
+                out.append((name, f"{folder.name} is no source (known: {', '.join(SOURCES_BY_NAME)})"))
+            elif not FILE_NAME.match(path.name):
+                out.append((name, f"not named {layout}"))
+            elif file_day(path.name) is None:
+                out.append((name, f"no such day: {path.name[:10]}"))
+    return out
+
+
 def landing_partitions(landing_dir: Path) -> dict[str, dict[date, float]]:
     """source -> {day: newest modification time of that day's files}."""
     out: dict[str, dict[date, float]] = {}
@@ -164,9 +204,8 @@ def landing_partitions(landing_dir: Path) -> dict[str, dict[date, float]]:
         days: dict[date, float] = {}
         if folder.is_dir():
             for path in folder.iterdir():
-                match = FILE_NAME.match(path.name)
-                if match:
-                    day = date.fromisoformat(match["day"])
+                day = file_day(path.name)
+                if day is not None:  # a name like 2026-02-30.csv is reported by ignored_files
                     days[day] = max(days.get(day, 0.0), path.stat().st_mtime)
         out[source.name] = days
     return out
@@ -219,8 +258,59 @@ class _LandingFile:
         return ("csv", tuple(self.header))
 
 
+# What DuckDB's CSV reader says, in the contract's words (its own hints name reader options)
+_CSV_PROBLEMS = (
+    (re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)"), r"it has \2 fields where the header has \1"),
+    (re.compile(r"unterminated quote", re.I), "a quoted value is never closed (a truncated file?)"),
+    (re.compile(r"Invalid unicode", re.I), "it is not UTF-8 text (export the file as UTF-8)"),
+)
+
+
 def _error_message(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The first line of a DuckDB error; for a CSV error, the line number and what is wrong
+    (not the line itself: it may hold personal data)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    first = lines[0] if lines else type(exc).__name__
+    where = re.search(r"CSV Error on Line: (\d+)", first)
+    if not where:
+        return first
+    text = "\n".join(lines[1:])
+    for pattern, meaning in _CSV_PROBLEMS:
+        found = pattern.search(text)
+        if found:
+            return f"line {where[1]}: {found.expand(meaning)}"
+    detail = next((x for x in lines[1:] if x and not x.startswith(("Original Line", "Possible", "*")) and " = " not in x), "")
+    return f"line {where[1]}: {detail or first}"
+
+
+# First bytes of files that are not what a .csv/.jsonl/.parquet name promises.
+_FOREIGN_FORMATS = (
+    (b"PAR1", "a Parquet file"),
+    (b"\x1f\x8b", "gzip-compressed (the contract takes uncompressed files)"),
+    (b"PK\x03\x04", "a zip archive (an Excel workbook?)"),
+    (b"\xff\xfe", "UTF-16 text (export the file as UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (export the file as UTF-8)"),
+)
+
+
+def _check_format(item: "_LandingFile") -> None:
+    """Fail a file whose first bytes say it is not the format its extension says. Raises
+    SourceFileError naming what the file is."""
+    with open(item.path, "rb") as handle:
+        head = handle.read(64)
+    if item.fmt == "parquet":
+        if head and not head.startswith(b"PAR1"):
+            text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            what = "JSON lines" if text.startswith(b"{") else "text" if b"\0" not in head else "binary data"
+            raise SourceFileError(item.path, f"not a Parquet file: it starts with {what} (name it by its format)")
+        return
+    for magic, what in _FOREIGN_FORMATS:
+        if head.startswith(magic):
+            raise SourceFileError(item.path, f"not a {item.fmt} file: it is {what}")
+    if b"\0" in head:
+        raise SourceFileError(item.path, f"not a {item.fmt} file: it holds NUL bytes (binary, or UTF-16 text)")
+    if item.fmt == "csv" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        raise SourceFileError(item.path, "not a csv file: it holds JSON lines (name it .jsonl)")
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -235,7 +325,8 @@ def _csv_header(path: Path) -> list[str]:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceFileError(path, f"unreadable csv file (header is not UTF-8: {exc.reason})") from exc
-    names = next(csv.reader([text.rstrip("\r\n")]), [])
+    # spaces around a name ("order_id, customer_id") are layout, not part of the name
+    names = [name.strip() for name in next(csv.reader([text.rstrip("\r\n")]), [])]
     out: list[str] = []
     for name in names:  # a repeated name gets DuckDB's suffix, as its sniffer would
         unique, n = name, 0
@@ -250,9 +341,14 @@ def _csv_header(path: Path) -> list[str]:
 
 def _inspect(con: duckdb.DuckDBPyConnection, source: Source, item: _LandingFile) -> None:
     """Cheap per-file checks before the bulk scan: readable header (CSV) or schema
-    (Parquet) holding every required column. Raises SourceFileError."""
+    (Parquet) holding every required column, each once. Raises SourceFileError."""
+    _check_format(item)
     if item.fmt == "csv":
         item.header = _csv_header(item.path)
+        known = {c.name for c in source.columns}
+        repeated = [n for n in item.header if n in known and f"{n}_1" in item.header]
+        if repeated:  # which of the two values is meant? No guess.
+            raise SourceFileError(item.path, f"the header repeats column(s) {', '.join(repeated)}")
     elif item.fmt == "parquet":
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(item.path))})").fetchall()
@@ -357,9 +453,12 @@ def _typed_sql(name: str, col: Column) -> str:
     if col.type == "money":
         return f"TRY_CAST({raw} AS DECIMAL(18,4))"
     if col.type == "decimal" and col.integer:
-        return f"CASE WHEN TRY_CAST({raw} AS DOUBLE) = floor(TRY_CAST({raw} AS DOUBLE)) THEN TRY_CAST({raw} AS DOUBLE)::BIGINT END"
+        # NaN, infinities and numbers beyond BIGINT do not parse (a plain cast would fail the scan)
+        number = f"TRY_CAST({raw} AS DOUBLE)"
+        return f"CASE WHEN {number} = floor({number}) THEN TRY_CAST({number} AS BIGINT) END"
     if col.type == "decimal":
-        return f"TRY_CAST({raw} AS DOUBLE)"
+        # 'NaN' and 'inf' cast to DOUBLE but are no numbers a source can mean (an FX rate of NaN)
+        return f"CASE WHEN isfinite(TRY_CAST({raw} AS DOUBLE)) THEN TRY_CAST({raw} AS DOUBLE) END"
     if col.type == "integer":
         return f"TRY_CAST({raw} AS BIGINT)"
     if col.type == "boolean":
@@ -370,8 +469,18 @@ def _typed_sql(name: str, col: Column) -> str:
     if col.type == "enum":
         return f"lower({raw})"
     if col.type == "json":
-        return f"CASE WHEN json_valid({raw}) AND left({raw}, 1) IN ('{{', '[') THEN {raw} END"
+        # the contract's JSON columns are objects
+        return f"CASE WHEN left({raw}, 1) = '{{' AND json_valid({raw}) THEN {raw} END"
     return raw
+
+
+def _bad_offset(raw: str, typed: str) -> str:
+    """True when the text's UTC offset is no real one: beyond +-18:00 or not a multiple of 15
+    minutes (DuckDB reads '+25:00' as 25 hours and '+03:99' as 4:39). The offset is the
+    text's wall-clock part (its first 19 characters) minus the parsed UTC time; NULL (no
+    verdict) when that part does not parse alone. Only texts with an offset are looked at."""
+    offset = f"(epoch(TRY_CAST(left({raw}, 19) AS TIMESTAMP)) - epoch(date_trunc('second', {typed})))"
+    return f"(strlen({raw}) > 20 AND NOT suffix({raw}, 'Z') AND (abs({offset}) > 64800 OR {offset} % 900 <> 0))"
 
 
 def _checks(source: Source, partition_date: date | None = None) -> list[tuple[str, str, str]]:
@@ -388,9 +497,10 @@ def _checks(source: Source, partition_date: date | None = None) -> list[tuple[st
         if col.nullable or name in source.primary_key:
             continue
         condition = f"{_raw_name(name)} IS NULL"
-        if parent is not None and parent.nullable:
-            # a required field inside an optional object is required only when the object is there
-            condition = f"{_raw_name(parent.name)} IS NOT NULL AND {condition}"
+        if parent is not None:
+            # a required field is required only inside an object: an absent object is the
+            # object's own problem (if required), one that is no object is malformed
+            condition = f"{_q('o__' + parent.name)} IS NOT NULL AND {condition}"
         checks.append(("missing_value", name, condition))
     parse_reason = {
         "json": "malformed_record",
@@ -404,7 +514,10 @@ def _checks(source: Source, partition_date: date | None = None) -> list[tuple[st
     for reason in ("malformed_record", "bad_timestamp", "bad_date", "bad_number", "bad_boolean"):
         for name, col, _parent in flat:
             if parse_reason.get(col.type) == reason:
-                checks.append((reason, name, f"{_raw_name(name)} IS NOT NULL AND {_typed_name(name)} IS NULL"))
+                unparsed = f"{_typed_name(name)} IS NULL"
+                if col.type == "timestamp":
+                    unparsed = f"({unparsed} OR {_bad_offset(_raw_name(name), _typed_name(name))})"
+                checks.append((reason, name, f"{_raw_name(name)} IS NOT NULL AND {unparsed}"))
     for name, col, _parent in flat:
         if col.type == "enum":
             # a CASE, not NOT IN: DuckDB plans a long IN list (or list_contains) as a hash mark
@@ -551,12 +664,8 @@ def source_day_files(landing_dir: Path, source: str, days: list[date] | None = N
     if not folder.is_dir():
         return out
     for path in folder.iterdir():
-        match = FILE_NAME.match(path.name)
-        if not match:
-            continue
-        try:
-            day = date.fromisoformat(match["day"])
-        except ValueError:
+        day = file_day(path.name)
+        if day is None:
             continue
         if (wanted is None or day in wanted) and path.is_file():
             out.setdefault(day, []).append(path)
@@ -591,6 +700,8 @@ def load_source_days(
     source = get_source(source_name)
     load_id = load_id or uuid.uuid4().hex
     days = list(dict.fromkeys(days))
+    # naive timestamps are UTC by contract, whatever zone the caller's connection is in
+    con.execute("SET TimeZone = 'UTC'")
     ensure_raw_schema(con)
     by_day = source_day_files(landing_dir, source.name, days)
     results: dict[date, SourceDayResult] = {}
@@ -669,9 +780,17 @@ def _load_pass(
             con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {_validation_sql(source, _empty_relation(source))}")
         stats = _file_stats(con, source, items)
         for item in items:
-            if item.fmt == "jsonl" and item.file_id in stats and stats[item.file_id]["absent"]:
+            if item.fmt != "jsonl" or item.file_id not in stats:
+                continue
+            if stats[item.file_id]["absent"]:
                 absent = ", ".join(stats[item.file_id]["absent"])
                 problems.setdefault(item.day, {})[item.path] = f"missing required column(s) {absent} in every record"
+            elif stats[item.file_id]["read"] and not stats[item.file_id]["records"]:
+                # not one JSON object: another format under a .jsonl name, which must not
+                # replace the day with nothing (its lines would all be quarantined)
+                problems.setdefault(item.day, {})[item.path] = (
+                    f"not a jsonl file: none of its {stats[item.file_id]['read']} non-blank line(s) is a JSON object"
+                )
         return _write_pass(con, source, by_day, items, problems, stats, load_id, loaded_at, started)
     finally:
         con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys")
@@ -701,7 +820,7 @@ def _file_stats(con: duckdb.DuckDBPyConnection, source: Source, items: list[_Lan
     for file_id, first_rowid, read, valid, quarantined, records, missing, columns in rows:
         absent = columns if records and missing == records and columns and len(columns) == 1 else []
         out[file_id] = {"first": first_rowid, "read": read, "valid": valid, "quarantined": quarantined,
-                        "absent": absent}  # fmt: skip
+                        "records": records, "absent": absent}  # fmt: skip
     return out
 
 
