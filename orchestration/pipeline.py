@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +21,34 @@ class PipelineOutcome:
     ingestion: dict[str, dict] = field(default_factory=dict)  # source -> materialization metadata
     failed_checks: list[str] = field(default_factory=list)
     run_id: str | None = None
+
+
+# Which process runs a `cew run`: a run whose process is gone (SIGKILL, power cut) would show
+# as started in the UI for ever; the next `cew run` on the machine marks it failed.
+HOST_TAG, PID_TAG = "cew/host", "cew/pid"
+
+
+def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs `cew run` started on this machine that are still in progress
+    although their process is gone (a pid now used by a younger process counts as gone).
+    Returns their run ids."""
+    import psutil
+
+    failed = []
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()})
+    )
+    for run in runs:
+        record = instance.get_run_record_by_id(run.run_id)
+        pid = int(run.tags.get(PID_TAG, "0"))
+        try:
+            alive = psutil.Process(pid).create_time() <= record.create_timestamp.timestamp() + 1
+        except (psutil.NoSuchProcess, ValueError):
+            alive = False
+        if not alive:
+            instance.report_run_failed(run, message=f"its process (pid {pid}) ended without finishing the run: killed or crashed")
+            failed.append(run.run_id)
+    return failed
 
 
 def _instance() -> dg.DagsterInstance:
@@ -58,14 +87,16 @@ def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refr
         if name.split("/")[0] not in SOURCES_BY_NAME:
             log(f"WARNING: ignored landing file {name}: {why}")
     job = defs.resolve_job_def("nightly")
-    tags = {}
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
     partition_key = None
     if len(keys) == 1:
         partition_key = keys[0]
     else:
-        tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+        tags.update({ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
     log(f"running job 'nightly' for {keys[0]}..{keys[-1]} ({len(keys)} day(s)){', dbt full refresh' if full_refresh else ''}")
     with _instance() as instance:
+        for run_id in fail_dead_runs(instance):
+            log(f"marked run {run_id} failed: its process was killed or crashed before it finished")
         result = job.execute_in_process(
             instance=instance,
             partition_key=partition_key,

@@ -78,5 +78,59 @@ def test_dbt_as_of_date_never_rewinds(dbt_manifest):
 
     days = [date(2026, 3, 2), date(2026, 3, 4)]
     assert run_env(days) == {"CEW_RUN_START_DATE": "2026-03-02", "CEW_RUN_DATE": "2026-03-04"}
+    # days an interrupted run loaded but never built widen the window of the next run
+    assert run_env([date(2026, 3, 7)], unbuilt_from=date(2026, 3, 6))["CEW_RUN_START_DATE"] == "2026-03-06"
+    assert run_env([date(2026, 3, 7)], unbuilt_from=date(2026, 3, 7))["CEW_RUN_START_DATE"] == "2026-03-07"
     rerun = run_env([date(2026, 3, 2)], latest_loaded=date(2026, 3, 9))
     assert (rerun["CEW_RUN_START_DATE"], rerun["CEW_RUN_DATE"]) == ("2026-03-02", "2026-03-09")
+
+
+def test_runs_whose_process_is_gone_are_marked_failed(tmp_path):
+    """A `cew run` killed with SIGKILL stays 'started' in the Dagster instance: the next run on
+    the machine marks it failed; a run whose process lives (this one) is left alone."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from orchestration.pipeline import HOST_TAG, PID_TAG, fail_dead_runs
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        for run_id, pid in (("dead", gone.stdout.strip()), ("alive", str(os.getpid()))):
+            tags = {HOST_TAG: socket.gethostname(), PID_TAG: pid}
+            instance.add_run(DagsterRun(job_name="nightly", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags))
+        assert fail_dead_runs(instance) == ["dead"]
+        assert instance.get_run_by_id("dead").status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED
+        assert fail_dead_runs(instance) == []
+
+
+def test_days_loaded_but_never_built_are_found(dbt_manifest, tmp_path):
+    """The days a killed run loaded before its dbt build finished: loaded after the start of
+    the last finished build."""
+    from datetime import datetime
+
+    from orchestration.dbt.assets import BUILDS_TABLE, unbuilt_from
+    from orchestration.resources import WarehouseResource
+
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    assert unbuilt_from(warehouse) is None
+
+    def ledger(day, status, at):
+        con.execute("INSERT INTO raw.load_ledger (source, partition_date, status, loaded_at) VALUES ('orders', ?, ?, ?)",
+                    [date(2026, 3, day), status, datetime(2026, 3, 9, *at)])  # fmt: skip
+
+    with warehouse.connect() as con:
+        ledger(5, "loaded", (10, 0))
+        con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES ('r5', '2026-03-05', '2026-03-05', '2026-03-09 10:05', '2026-03-09 10:06')")
+        ledger(7, "loaded", (10, 10))  # a night that was killed after its ingestion
+        ledger(6, "loaded", (10, 11))
+        ledger(4, "failed", (10, 12))  # nothing of a failed day was loaded
+        ledger(3, "no_file", (10, 12))
+    assert unbuilt_from(warehouse) == date(2026, 3, 6)
+    with warehouse.connect() as con:
+        con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES ('r8', '2026-03-06', '2026-03-08', '2026-03-09 10:20', '2026-03-09 10:22')")
+    assert unbuilt_from(warehouse) is None

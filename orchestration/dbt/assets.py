@@ -13,7 +13,7 @@ Python ML assets -> ``customer_360``: ``warehouse_dbt_assets`` (everything but
 import os
 import time
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 import dagster as dg
@@ -60,6 +60,30 @@ def latest_loaded_day(warehouse: WarehouseResource) -> date | None:
         return con.execute("SELECT max(partition_date) FROM raw.load_ledger WHERE status = 'loaded'").fetchone()[0]
 
 
+# One row per finished build of the incremental models (warehouse_dbt_assets): when it started.
+BUILDS_TABLE = "ops.dbt_builds"
+
+
+def unbuilt_from(warehouse: WarehouseResource) -> date | None:
+    """The earliest landing day loaded since the last finished build of the incremental
+    models started (None when every load was built): what an interrupted run left behind."""
+    with warehouse.connect() as con:
+        ensure_raw_schema(con)
+        con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (run_id VARCHAR, window_start DATE, run_date DATE, "
+            "started_at TIMESTAMP, finished_at TIMESTAMP)"
+        )
+        return con.execute(
+            f"""SELECT min(partition_date) FROM raw.load_ledger
+            WHERE status = 'loaded' AND loaded_at >= (SELECT coalesce(max(started_at), TIMESTAMP '1970-01-01') FROM {BUILDS_TABLE})"""
+        ).fetchone()[0]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)  # the ledger's loaded_at clock
+
+
 class DbtBuildConfig(dg.Config):
     """Run config of the dbt assets: ``full_refresh`` rebuilds the incremental models from all
     history (after a seed change such as new engagement weights, or to repair a table)."""
@@ -68,12 +92,18 @@ class DbtBuildConfig(dg.Config):
 
 
 def _dbt_build(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig,
+    record_build: bool = False,
 ):
     settings = load_settings()
     days = [date.fromisoformat(key) for key in context.partition_keys]
+    build_started = _utc_now()
+    pending = unbuilt_from(warehouse) if record_build else None
+    window = run_env(days, latest_loaded_day(warehouse), pending)
+    if pending and pending < min(days):
+        context.log.warning(f"days from {pending} were loaded but never built (an interrupted run): rebuilding them too")
     # dbt runs as a subprocess and reads its settings and the run's days through env_var()
-    os.environ.update({**settings.dbt_env(), **run_env(days, latest_loaded_day(warehouse))})
+    os.environ.update({**settings.dbt_env(), **window})
     dbt_args = [*BUILD_ARGS, "--full-refresh"] if config.full_refresh else BUILD_ARGS
     started = time.perf_counter()
     built = checks = failed_checks = 0
@@ -84,6 +114,12 @@ def _dbt_build(
             checks += 1
             failed_checks += not event.passed
         yield event
+    if record_build:  # reached only when dbt succeeded (a failed build raises)
+        with warehouse.connect() as con:
+            con.execute(
+                f"INSERT INTO {BUILDS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                [context.run_id, window["CEW_RUN_START_DATE"], window["CEW_RUN_DATE"], build_started, _utc_now()],
+            )
     context.log.info(
         f"dbt build: {built} models/seeds, {checks} tests ({failed_checks} failed), "
         f"{time.perf_counter() - started:.1f} s"
@@ -101,7 +137,7 @@ def _dbt_build(
 def warehouse_dbt_assets(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
 ):
-    yield from _dbt_build(context, dbt, warehouse, config)
+    yield from _dbt_build(context, dbt, warehouse, config, record_build=True)
 
 
 @dbt_assets(

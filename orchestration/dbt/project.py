@@ -81,14 +81,18 @@ def prepare_manifest() -> None:
         marker.write_text(fingerprint)
 
 
-def run_env(days: list[date], latest_loaded: date | None = None) -> dict[str, str]:
+def run_env(days: list[date], latest_loaded: date | None = None, unbuilt_from: date | None = None) -> dict[str, str]:
     """``CEW_RUN_START_DATE``..``CEW_RUN_DATE``: the days this run (re)builds, read by the dbt
     macro ``run_var``. ``run_date`` is also the as-of date of "current state" models, so it is
     never earlier than the newest day already loaded: re-running an old day must not rewind
-    the customer 360. Env vars, not ``--vars``: new vars would make every nightly ``dbt build``
+    the customer 360. The window starts no later than ``unbuilt_from``, the earliest day loaded
+    since the last finished build: a run killed after its ingestion (or inside dbt) leaves
+    days the incremental models never took in, and the next run, whatever its days, takes
+    them in. Env vars, not ``--vars``: new vars would make every nightly ``dbt build``
     re-parse the whole project (about 20 s) instead of reusing the partial parse."""
     as_of = max([*days, latest_loaded] if latest_loaded else days)
-    return {"CEW_RUN_START_DATE": min(days).isoformat(), "CEW_RUN_DATE": as_of.isoformat()}
+    start = min([*days, unbuilt_from] if unbuilt_from else days)
+    return {"CEW_RUN_START_DATE": start.isoformat(), "CEW_RUN_DATE": as_of.isoformat()}
 
 
 # dbt models downstream of the Python ML assets: built by their own @dbt_assets, after them
