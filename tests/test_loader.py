@@ -1,6 +1,7 @@
 """The landing contract's loader rules, one by one, on hand-written files."""
 
 import json
+import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.catalog import QUARANTINE_REASONS, SOURCES
-from orchestration.ingestion.loader import day_files, ensure_raw_schema, landing_partitions, load_source_day
+from orchestration.ingestion.loader import day_files, ensure_raw_schema, landing_partitions, load_source_day, load_source_days
 
 DAY = date(2026, 3, 1)
 SURVEY_HEADER = "invitation_id,customer_id,survey_type,touchpoint,channel,sent_at,responded_at,score,comment"
@@ -494,3 +495,44 @@ def test_files_no_load_reads_are_listed_and_do_not_break_discovery(tmp_path):
     assert set(got) == {"notes.txt", "orders/2026-02-30.csv", "ordres/2026-03-01.csv"}
     assert got["orders/2026-02-30.csv"] == "no such day: 2026-02-30" and got["ordres/2026-03-01.csv"].startswith("ordres is no source")
     assert dict(ignored_files(tmp_path, "orders")) == {"orders/2026-02-30.csv": "no such day: 2026-02-30"}
+
+
+def test_a_load_killed_inside_its_transaction_leaves_the_day_as_it_was(tmp_path):
+    """SIGKILL after a re-delivered day's rows were replaced and its ledger written, before the
+    commit: the warehouse reopens (its WAL replayed) with the day as it was, and loading the
+    day again gives what a load that never crashed gives."""
+    import signal
+    import subprocess
+    import sys
+
+    warehouse = tmp_path / "w.duckdb"
+    write(tmp_path, "orders", "2026-03-01.csv", f"{ORDER_HEADER}\n{order_line('old1', D1)}\n{order_line('old2', D1)}\n")
+    write(tmp_path, "orders", "2026-03-02.csv", f"{ORDER_HEADER}\n{order_line('keep', D2)}\n")
+    with duckdb.connect(str(warehouse)) as con:
+        load_source_days(con, tmp_path, "orders", [D1, D2])
+    write(tmp_path, "orders", "2026-03-01.csv", f"{ORDER_HEADER}\n{order_line('new1', D1)}\n{order_line('x', D1, '-1')}\n")
+    child = (
+        "import os, signal, sys, duckdb\n"
+        "from datetime import date\n"
+        "from orchestration.ingestion import loader\n"
+        "write = loader._write_ledger\n"
+        "def crash(*args):\n"
+        "    write(*args)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "loader._write_ledger = crash\n"
+        f"loader.load_source_days(duckdb.connect({str(warehouse)!r}), {str(tmp_path)!r}, 'orders', [date(2026, 3, 1)])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    with duckdb.connect(str(warehouse)) as con:
+        assert rows(con, "SELECT order_id FROM raw.orders ORDER BY 1") == [("keep",), ("old1",), ("old2",)]
+        assert rows(con, "SELECT count(*) FROM raw.orders__quarantine") == [(0,)]
+        assert rows(con, "SELECT count(*) FROM raw.load_ledger") == [(2,)]  # the killed load left no trace
+        load_source_days(con, tmp_path, "orders", [D1])
+        recovered = rows(con, "SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY ALL")
+        quarantined = rows(con, "SELECT * EXCLUDE (_loaded_at, load_id) FROM raw.orders__quarantine ORDER BY ALL")
+    with duckdb.connect(str(tmp_path / "clean.duckdb")) as con:
+        load_source_days(con, tmp_path, "orders", [D1, D2])
+        assert rows(con, "SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY ALL") == recovered
+        assert rows(con, "SELECT * EXCLUDE (_loaded_at, load_id) FROM raw.orders__quarantine ORDER BY ALL") == quarantined
