@@ -5,10 +5,8 @@ then re-runs and a re-delivery are checked against it.
 """
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,19 +14,13 @@ import duckdb
 import pytest
 
 from orchestration.catalog import SOURCES
+from tests.support.warehouses import assert_same_warehouse, cew, cew_env
 
 pytestmark = pytest.mark.e2e
 
 START = date(2026, 2, 1)
 DAYS = 12
 SPLIT = 6  # first run: days 1-6, second run: days 7-12
-CEW = str(Path(sys.executable).parent / "cew")
-# columns that say when or by which run a row was written: they change on every run by design
-LOAD_COLUMNS = {"_loaded_at", "load_id", "loaded_at", "seconds", "computed_at"}
-
-
-def cew(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([CEW, *args], env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +30,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     landing = root / "landing"
     report = generate(out_dir=landing, customers=250, days=DAYS, start=START, seed=11, messiness=0.05)
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
-        "CEW_LANDING_DIR": str(landing),
-        "CEW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "CEW_START_DATE": "2025-01-01",
-    }  # no DAGSTER_HOME: an in-memory Dagster instance (its SQLite run storage costs ~40 s a run)
+    env = cew_env(landing, root / "warehouse.duckdb")
     first = cew("run", "--from", START.isoformat(), "--to", (START + timedelta(days=SPLIT - 1)).isoformat(), env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-6000:]
     with duckdb.connect(env["CEW_WAREHOUSE_PATH"], read_only=True) as con:
@@ -58,7 +45,10 @@ def world(tmp_path_factory):
     )
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-6000:]
     manifest = json.loads(Path(report.manifest_path).read_text())
+    # the warehouse as built, before any test re-runs or re-delivers something
+    shutil.copy(env["CEW_WAREHOUSE_PATH"], root / "fresh.duckdb")
     return {
+        "fresh": root / "fresh.duckdb",
         "env": env,
         "landing": landing,
         "warehouse": env["CEW_WAREHOUSE_PATH"],
@@ -131,85 +121,54 @@ def test_late_arriving_customers_are_relinked(world):
     ) == [(0,)]
 
 
-def _checksums(warehouse: str) -> dict[str, tuple]:
-    out = {}
-    with duckdb.connect(warehouse, read_only=True) as con:
-        tables = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw', 'staging', 'intermediate', 'marts', 'seeds') AND table_name <> 'load_ledger'"
-        ).fetchall()
-        for schema, table in tables:
-            columns = [
-                (r[0], r[1])
-                for r in con.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns "
-                    f"WHERE table_schema='{schema}' AND table_name='{table}'"
-                ).fetchall()
-                if r[0] not in LOAD_COLUMNS
-            ]
-            # a parallel sum of doubles may differ in its last bits from run to run (and a sum
-            # that is 0 may come out as +-1e-13): compare floating-point columns rounded to 6
-            # decimals and 9 significant digits, everything else exactly
-            select = ", ".join(
-                f'printf(\'%.9g\', round("{c}", 6) + 0.0)' if t in ("DOUBLE", "FLOAT", "REAL") else f'"{c}"'
-                for c, t in columns
-            )
-            out[f"{schema}.{table}"] = con.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(row_text, '|' ORDER BY row_text), '')) "
-                f"FROM (SELECT CAST(ROW({select}) AS VARCHAR) AS row_text FROM {schema}.{table})"
-            ).fetchone()
-    return out
-
-
-def _float_mismatches(before_path: Path, after_path: str, table: str) -> list[tuple]:
-    """Rows of `table` that differ between two warehouses once doubles are compared with a
-    relative tolerance of 1e-9: rows are matched on all other columns (which must be a key), so
-    a sum of doubles whose last bits moved with the order of a parallel aggregate (and came out
-    on the other side of a rounding edge in `_checksums`) is no difference."""
-    with duckdb.connect() as con:
-        con.execute(f"ATTACH '{before_path}' AS before_db (READ_ONLY)")
-        con.execute(f"ATTACH '{after_path}' AS after_db (READ_ONLY)")
-        schema, name = table.split(".")
-        columns = con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_catalog = 'after_db' AND table_schema = '{schema}' AND table_name = '{name}'"
-        ).fetchall()
-        floats = [c for c, t in columns if t in ("DOUBLE", "FLOAT", "REAL") and c not in LOAD_COLUMNS]
-        keys = [c for c, t in columns if t not in ("DOUBLE", "FLOAT", "REAL") and c not in LOAD_COLUMNS]
-        key_list = ", ".join(f'"{k}"' for k in keys)
-        for db in ("before_db", "after_db"):
-            rows, distinct = con.execute(
-                f"SELECT count(*), count(DISTINCT ({key_list})) FROM {db}.{table}"
-            ).fetchone()
-            assert rows == distinct, f"{table}: the non-float columns are no key, cannot match rows"
-        on = " AND ".join(f'b."{k}" IS NOT DISTINCT FROM a."{k}"' for k in keys)
-        differs = " OR ".join(
-            f'NOT (b."{f}" IS NOT DISTINCT FROM a."{f}" OR abs(b."{f}" - a."{f}") <= 1e-9 * greatest(1, abs(a."{f}")))'
-            for f in floats
-        ) or "false"
-        return con.execute(
-            f"SELECT * FROM (SELECT *, 1 AS _present FROM before_db.{table}) AS b "
-            f"FULL OUTER JOIN (SELECT *, 1 AS _present FROM after_db.{table}) AS a ON {on} "
-            f"WHERE b._present IS NULL OR a._present IS NULL OR {differs} LIMIT 5"
-        ).fetchall()
-
-
 def _assert_run_changes_nothing(world, tmp_path, *args: str) -> subprocess.CompletedProcess:
     """`cew run *args` leaves every table of the warehouse as it was (doubles to 1e-9)."""
-    before = _checksums(world["warehouse"])
     copy = tmp_path / "before.duckdb"
     shutil.copy(world["warehouse"], copy)
     done = cew("run", *args, env=world["env"])
     assert done.returncode == 0, done.stderr[-5000:]
-    after = _checksums(world["warehouse"])
-    assert set(after) == set(before)
-    changed = [t for t in after if after[t] != before[t]]
-    assert {t: _float_mismatches(copy, world["warehouse"], t) for t in changed} == {t: [] for t in changed}
+    assert_same_warehouse(copy, world["warehouse"])
     return done
 
 
 def test_rerunning_a_day_changes_nothing(world, tmp_path):
     _assert_run_changes_nothing(world, tmp_path, "--date", (START + timedelta(days=3)).isoformat())
+
+
+def test_rerunning_a_range_of_days_changes_nothing(world, tmp_path):
+    # days of both earlier runs, in one run: every incremental model rebuilds the range's window
+    _assert_run_changes_nothing(
+        world, tmp_path, "--from", (START + timedelta(days=3)).isoformat(), "--to", (START + timedelta(days=8)).isoformat()
+    )
+
+
+LATE_DAY = START + timedelta(days=2)
+# sources whose files of LATE_DAY arrive after the days that follow it were loaded: customers
+# (facts of later days wait for them), orders, web hits (sessions, engagement), survey answers
+# and ticket versions (later days' corrections must keep winning)
+LATE_SOURCES = ("crm_customers", "orders", "web_events", "survey_responses", "support_tickets")
+
+
+def test_late_files_for_an_old_day_give_the_fresh_build(world, tmp_path):
+    """Files of an old day that arrive after the later days were loaded, then the run the
+    landing sensor starts for that day alone: every table equals the build that had them all."""
+    landing = tmp_path / "landing"
+    shutil.copytree(world["landing"], landing)
+    held = tmp_path / "held"
+    late_files = [p for s in LATE_SOURCES for p in sorted((landing / s).glob(f"{LATE_DAY.isoformat()}*"))]
+    assert len(late_files) >= len(LATE_SOURCES)
+    for path in late_files:
+        (held / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.move(path, held / path.parent.name / path.name)
+    env = {**world["env"], "CEW_LANDING_DIR": str(landing), "CEW_WAREHOUSE_PATH": str(tmp_path / "w.duckdb")}
+    last = (START + timedelta(days=DAYS - 1)).isoformat()
+    first = cew("run", "--from", START.isoformat(), "--to", last, env=env)
+    assert first.returncode == 0, first.stderr[-5000:]
+    for path in late_files:
+        shutil.move(held / path.parent.name / path.name, path)
+    late = cew("run", "--date", LATE_DAY.isoformat(), env=env)
+    assert late.returncode == 0, late.stderr[-5000:]
+    assert_same_warehouse(world["fresh"], env["CEW_WAREHOUSE_PATH"])
 
 
 def test_full_refresh_gives_the_incremental_tables(world, tmp_path):
