@@ -33,7 +33,7 @@ import duckdb
 import pytest
 
 from tests.support.crash_run import CRASH_POINT
-from tests.support.warehouses import assert_same_warehouse, checksums, cew, cew_env, rows_lost
+from tests.support.warehouses import assert_same_warehouse, checksums, cew, cew_env, rows_lost, skip_unless_slow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.crash]
 
@@ -52,10 +52,7 @@ TRIGGERS = {
 def night(tmp_path_factory, request):
     from orchestration.demo.generator import generate
 
-    if not ({"slow", "crash"} & set(re.findall(r"\w+", request.config.getoption("markexpr") or ""))) and not os.environ.get(
-        "CEW_TEST_SLOW"
-    ):
-        pytest.skip("slow crash-recovery suite: run with -m crash (or CEW_TEST_SLOW=1)")
+    skip_unless_slow(request, "crash")
     root = tmp_path_factory.mktemp("crash")
     landing = root / "landing"
     generate(out_dir=landing, customers=120, days=7, start=START, seed=5, messiness=0.05)

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.catalog import SOURCES
-from tests.support.warehouses import assert_same_warehouse, cew, cew_env
+from tests.support.warehouses import assert_same_warehouse, cew, cew_env, skip_unless_slow
 
 pytestmark = pytest.mark.e2e
 
@@ -149,9 +149,13 @@ LATE_DAY = START + timedelta(days=2)
 LATE_SOURCES = ("crm_customers", "orders", "web_events", "survey_responses", "support_tickets")
 
 
-def test_late_files_for_an_old_day_give_the_fresh_build(world, tmp_path):
+@pytest.mark.slow
+@pytest.mark.idempotency
+def test_late_files_for_an_old_day_give_the_fresh_build(world, tmp_path, request):
     """Files of an old day that arrive after the later days were loaded, then the run the
-    landing sensor starts for that day alone: every table equals the build that had them all."""
+    landing sensor starts for that day alone: every table equals the build that had them all.
+    Two more `cew run`s (a whole build and a day): slow, `-m idempotency`."""
+    skip_unless_slow(request, "idempotency")
     landing = tmp_path / "landing"
     shutil.copytree(world["landing"], landing)
     held = tmp_path / "held"

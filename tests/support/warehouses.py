@@ -4,11 +4,13 @@ crash-recovery suites' common ground."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 CEW = str(Path(sys.executable).parent / "cew")
 # columns that say when or by which run a row was written (or how long it took): they change
@@ -22,6 +24,13 @@ SCHEMAS = ("raw", "staging", "intermediate", "marts", "seeds", "ml")
 # that re-ran a day replaced its rows (the ledger, too, is a log)
 RUN_LOGS = ("load_ledger", "clv_model_runs", "churn_model_runs")
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+
+
+def skip_unless_slow(request, suite: str) -> None:
+    """Skip a slow test unless asked for: ``-m slow``, ``-m <suite>`` or ``CEW_TEST_SLOW=1``."""
+    asked = set(re.findall(r"\w+", request.config.getoption("markexpr") or ""))
+    if not ({"slow", suite} & asked) and not os.environ.get("CEW_TEST_SLOW"):
+        pytest.skip(f"slow {suite} suite: run with -m {suite} (or CEW_TEST_SLOW=1)")
 
 
 def cew(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
