@@ -148,3 +148,27 @@ def test_incremental_equals_a_full_refresh(world):
     incremental = _sessions(warehouse)
     _dbt(root, warehouse, ["run", "--select", "fct_sessions", "--full-refresh"], {"CEW_RUN_DATE": DAY2})
     assert _sessions(warehouse) == incremental
+
+
+def test_data_tests_of_a_nightly_run_check_the_rows_it_wrote(world):
+    # an old duplicate session: outside the nightly run's rows (macros/generic_tests/run_rows.sql),
+    # so the nightly's unique test passes, and a test of all rows (no run window) catches it
+    root, warehouse, _ = world
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("INSERT INTO marts.fct_sessions SELECT * REPLACE (timestamp '2026-01-01 10:00:00' AS started_at) "
+                    "FROM marts.fct_sessions WHERE session_id = 'web:W04'")
+    try:
+        unique_test = ["test", "--select", "unique_fct_sessions_session_id"]
+        nightly = run_dbt(unique_test, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb",
+                                        "CEW_RUN_START_DATE": DAY2, "CEW_RUN_DATE": DAY2},
+                          target_path=root / "target", log_path=root / "logs")
+        assert nightly.returncode == 0, nightly.stdout[-3000:]
+        compiled = next((root / "target" / "compiled").rglob("unique_fct_sessions_session_id.sql")).read_text()
+        assert "started_at >= " in compiled
+        everything = run_dbt(unique_test, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb",
+                                           "CEW_RUN_DATE": DAY2},
+                             target_path=root / "target", log_path=root / "logs")
+        assert everything.returncode != 0 and "FAIL 1" in everything.stdout, everything.stdout[-3000:]
+    finally:
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("DELETE FROM marts.fct_sessions WHERE session_id = 'web:W04' AND started_at < DATE '2026-02-01'")
