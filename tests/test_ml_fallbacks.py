@@ -152,27 +152,37 @@ def test_clv_identical_customers_use_the_regularised_fit(tmp_path):
 
 
 def test_clv_homogeneous_purchase_rate_is_regularised_not_failed(tmp_path):
-    """The failure of issue #11 (BG/NBD r and alpha at the search bound on two months of a young
-    shop) in miniature: 200 customers buying at one common Poisson rate, nobody dropping out."""
-    rng = np.random.default_rng(5)
-    rows = []
-    for i in range(200):  # test data only
-        first = int(rng.integers(0, 50))
-        days = sorted({first, *rng.integers(first, 60, rng.poisson(3)).tolist()})
-        rows += [(f"c{i:03d}", AS_OF - timedelta(days=59 - d), float(rng.gamma(4, 20))) for d in days]
-    result = _clv(_warehouse(tmp_path, _customers(200, AS_OF - timedelta(days=59)), _orders(rows)))
+    """The failure of issue #11 (BG/NBD r = 2.7e5, alpha = 1e6 at the search bound on two months
+    of a young shop) in miniature: 240 customers who each buy on a day with probability 0.1. Daily
+    purchase indicators vary less than a Poisson count, so the Gamma of purchase rates collapses
+    to a point and maximum likelihood sends r and alpha to the bound."""
     from orchestration.ml import clv_models as cm
+    from orchestration.ml.assets import clv_check_result
 
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 20, 240)
+    bought = rng.random((240, 60)) < 0.1
+    rows = [(f"c{i:03d}", AS_OF - timedelta(days=59 - d), float(rng.gamma(4, 20)))
+            for i in range(240) for d in range(first[i], 60) if d == first[i] or bought[i, d]]
+    path = _warehouse(tmp_path, _customers(240, AS_OF - timedelta(days=59)), _orders(rows))
+    with duckdb.connect(str(path)) as con:
         o = con.execute("SELECT customer_id, ordered_date, net_amount_reporting FROM staging.stg_shop__orders").df()
     rfm = cm.rfm_from_transactions(o["customer_id"].to_numpy(), o["ordered_date"].to_numpy(),
-                                   o.iloc[:, 2].to_numpy(), AS_OF)
-    assert not cm.fit_bgnbd(rfm.frequency, rfm.recency_weeks, rfm.T_weeks).converged  # the failure itself
+                                   o["net_amount_reporting"].to_numpy(), AS_OF)
+    mle = cm.fit_bgnbd(rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
+    assert not mle.converged and "search bound: alpha" in mle.message and mle.r > 1e5  # the failure itself
+    result = _clv(path)
     assert _run_status(result, "bgnbd") == "regularised"
     bg = result.bgnbd
-    assert bg.converged and max(bg.params.values()) < 1e4
-    _buyer_outputs_finite(result.customers)
-    assert (result.customers["model_status"] != "bgnbd_gamma_gamma").all()
+    assert bg.converged and max(bg.params.values()) < 1e4 and all(np.isfinite(list(bg.stderr.values())))
+    # the purchase rate r / alpha (per week) is what the data do determine: kept within 5%
+    assert bg.r / bg.alpha == pytest.approx(mle.r / mle.alpha, rel=0.05)
+    frame = result.customers
+    _buyer_outputs_finite(frame)
+    assert set(frame["model_status"]) == {"regularised"}
+    check = clv_check_result(result, 240)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "bgnbd regularised" in check.description
 
 
 def test_regularised_fit_leaves_a_well_determined_fit_nearly_unchanged():
