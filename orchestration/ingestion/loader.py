@@ -31,6 +31,8 @@ from orchestration.catalog import (
     Source,
     get_source,
 )
+from orchestration.erasure import ensure_erasure_tables, mark_erased_rows
+from orchestration.settings import load_settings
 
 FILE_NAME = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})(?:_[^/]*)?\.(?P<ext>csv|jsonl|parquet)$")
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
@@ -137,6 +139,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE TABLE IF NOT EXISTS raw.{source.quarantine_table} ({_ddl_columns(QUARANTINE_COLUMNS)})"
         )
     con.execute(f"CREATE TABLE IF NOT EXISTS raw.load_ledger ({_ddl_columns(LEDGER_COLUMNS)})")
+    ensure_erasure_tables(con)
 
 
 # --------------------------------------------------------------------------- files
@@ -672,6 +675,9 @@ def _load_pass(
             if item.fmt == "jsonl" and item.file_id in stats and stats[item.file_id]["absent"]:
                 absent = ", ".join(stats[item.file_id]["absent"])
                 problems.setdefault(item.day, {})[item.path] = f"missing required column(s) {absent} in every record"
+        # rows of erased customers (`cew erase`) are quarantined without their text: they never come back
+        if mark_erased_rows(con, source, "_checked", load_settings().pii_hash_key):
+            stats = _file_stats(con, source, items)
         return _write_pass(con, source, by_day, items, problems, stats, load_id, loaded_at, started)
     finally:
         con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys")
