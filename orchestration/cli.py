@@ -133,6 +133,7 @@ def run(
     from orchestration.settings import load_settings
 
     settings = load_settings()
+    _require_pii_key(settings)
     if not settings.landing_dir.is_dir():
         raise click.ClickException(f"landing folder {settings.landing_dir} does not exist")
     days = _resolve_days(settings.landing_dir, day, from_day, to_day)
@@ -143,6 +144,45 @@ def run(
         for problem in outcome.problems:
             _echo(f"ERROR: {problem}")
         sys.exit(1)
+
+
+def _require_pii_key(settings) -> None:
+    from orchestration.settings import PiiKeyError, require_pii_key
+
+    try:
+        require_pii_key(settings)
+    except PiiKeyError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from exc
+
+
+@cli.command()
+@click.option("--customer-id", "customer_ids", multiple=True, help="A customer to erase (repeatable).")
+@click.option("--file", "id_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="A file of customer ids, one per line (# comments and blank lines skipped).")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
+def erase(customer_ids: tuple[str, ...], id_file: Path | None, warehouse: Path | None) -> None:
+    """Erase customers: delete their rows from raw, quarantine and every model, keep them out of
+    later loads, and log it in ops.erasure_log (keyed hash, time, rows per table; no clear id)."""
+    from orchestration.erasure import erase_customers, read_id_file
+
+    settings = load_settings()
+    _require_pii_key(settings)
+    ids = [*customer_ids, *(read_id_file(id_file) if id_file else [])]
+    if not ids:
+        raise click.UsageError("give --customer-id and/or --file")
+    path = warehouse or settings.warehouse_path
+    if not Path(path).exists():
+        raise click.ClickException(f"warehouse {path} does not exist")
+    import duckdb
+
+    try:
+        reports = erase_customers(path, ids, settings.pii_hash_key)
+    except duckdb.IOException as exc:  # another process (a run, the UI's run) holds the file
+        raise click.ClickException(f"cannot open the warehouse for writing ({exc}): erase between runs") from exc
+    for report in reports:
+        tables = ", ".join(f"{t} {n}" for t, n in sorted(report.rows_removed.items())) or "no rows found"
+        _echo(f"erased customer {report.customer_hash[:12]}… (erasure {report.erasure_id}): "
+              f"{report.total} row(s) removed: {tables}")
 
 
 @cli.command()
@@ -189,6 +229,7 @@ def bench(customers: int, days: int, seed: int, fmt: str, workdir: Path | None, 
     day D; rows/s, peak memory, size; bare DuckDB baseline."""
     from orchestration.bench import run_benchmark
 
+    os.environ.setdefault("CEW_DEMO_MODE", "true")  # generated demo data: the demo PII key is fine
     run_benchmark(
         customers=customers, days=days, seed=seed, workdir=workdir, results_path=results, log=_echo, fmt=fmt
     )

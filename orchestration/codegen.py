@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from orchestration.catalog import LINEAGE_COLUMNS, QUARANTINE_REASONS, SOURCES, Source
+from orchestration.erasure import ERASED_REASON
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, SETTINGS_DOC
 
 SOURCES_YML = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
@@ -112,6 +113,8 @@ def render_contract_doc() -> str:
         "|---|---|",
     ]
     lines += [f"| `{reason}` | {meaning} |" for reason, meaning in QUARANTINE_REASONS.items()]
+    # not a defect of the file: checked after the rules above, on valid rows only
+    lines += [f"| `{ERASED_REASON}` | the row belongs to a customer erased with `cew erase` (stored without its raw text) |"]
     lines += [
         "",
         "A timestamp is \"more than one day after the file's date\" when it is on or after the start of",

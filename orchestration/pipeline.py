@@ -20,6 +20,7 @@ class PipelineOutcome:
     problems: list[str] = field(default_factory=list)
     ingestion: dict[str, dict] = field(default_factory=dict)  # source -> materialization metadata
     failed_checks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # checks failed with severity WARN: reported, not failing
     run_id: str | None = None
 
 
@@ -121,10 +122,16 @@ def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refr
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-                outcome.failed_checks.append(name)
                 detail = evaluation.description or ""
+                if evaluation.severity == dg.AssetCheckSeverity.WARN:
+                    # a degraded but usable result (e.g. an ML fallback on thin data): said, not fatal
+                    outcome.warnings.append(f"check {name} warns: {detail}".strip())
+                    continue
+                outcome.failed_checks.append(name)
                 outcome.problems.append(f"check {name} failed {detail}".strip())
     if outcome.failed_checks:
         outcome.success = False
+    for warning in outcome.warnings:
+        log(f"WARNING: {warning}")
     log(f"run {'succeeded' if outcome.success else 'FAILED'} in {outcome.seconds:.1f} s (run id {result.run_id})")
     return outcome

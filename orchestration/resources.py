@@ -9,13 +9,17 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 
-from orchestration.settings import Settings, load_settings
+from orchestration.settings import Settings, load_settings, require_pii_key
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file. One writer at a time: connections are short-lived."""
 
     path: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # every run that touches the warehouse (UI, schedule, sensor, `cew run`) starts here
+        require_pii_key()
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -20,7 +20,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_WAREHOUSE_PATH": ("data/warehouse.duckdb", "DuckDB warehouse file the pipeline writes."),
     "CEW_REPORTING_CURRENCY": ("USD", "ISO 4217 currency all money is reported in."),
     "CEW_REPORTING_TIMEZONE": ("UTC", "Time zone that defines days, weeks and months of the marts."),
-    "CEW_PII_HASH_KEY": ("change-me", "Secret key of the keyed hash that pseudonymises customers."),
+    "CEW_PII_HASH_KEY": ("change-me", "Secret key of the keyed hash that pseudonymises customers; a run refuses the default outside demo mode."),
+    "CEW_DEMO_MODE": ("false", "true = demo data (`make run`, `make dev`, `cew bench`, the tests): the default PII key is accepted."),
     "CEW_ACTIVE_WINDOW_DAYS": ("90", "A customer with a completed order in this many days is active."),
     "CEW_ENGAGEMENT_WINDOW_DAYS": ("30", "Trailing window of the engagement score, days."),
     "CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": ("", "Optional half-life (days) of an exponential decay of event weights in the score; empty = no decay."),
@@ -63,6 +64,7 @@ class Settings:
     reporting_currency: str = field(default_factory=lambda: _get("CEW_REPORTING_CURRENCY").upper())
     reporting_timezone: str = field(default_factory=lambda: _get("CEW_REPORTING_TIMEZONE"))
     pii_hash_key: str = field(default_factory=lambda: _get("CEW_PII_HASH_KEY"))
+    demo_mode: bool = field(default_factory=lambda: _get("CEW_DEMO_MODE").strip().lower() in ("1", "true", "yes"))
     active_window_days: int = field(default_factory=lambda: int(_get("CEW_ACTIVE_WINDOW_DAYS")))
     engagement_window_days: int = field(default_factory=lambda: int(_get("CEW_ENGAGEMENT_WINDOW_DAYS")))
     engagement_decay_half_life_days: str = field(default_factory=lambda: _get("CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS"))
@@ -113,3 +115,22 @@ class Settings:
 
 def load_settings() -> Settings:
     return Settings()
+
+
+DEMO_PII_HASH_KEY = SETTINGS_DOC["CEW_PII_HASH_KEY"][0]
+
+
+class PiiKeyError(RuntimeError):
+    """The PII hash key is the public demo key (or empty) outside demo mode."""
+
+
+def require_pii_key(settings: Settings | None = None) -> None:
+    """Refuse to work on real data with the demo key: anyone could recompute every customer_key."""
+    settings = settings or load_settings()
+    if settings.demo_mode or settings.pii_hash_key not in ("", DEMO_PII_HASH_KEY):
+        return
+    raise PiiKeyError(
+        f"CEW_PII_HASH_KEY is {'empty' if not settings.pii_hash_key else 'the demo key ' + repr(DEMO_PII_HASH_KEY)}: "
+        "set it to a long random secret (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`) and keep it "
+        "(every customer_key and the erasure list depend on it), or set CEW_DEMO_MODE=true for demo data"
+    )

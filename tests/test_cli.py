@@ -9,7 +9,7 @@ def test_every_command_has_help():
     runner = CliRunner()
     top = runner.invoke(cli, ["--help"])
     assert top.exit_code == 0
-    for command in ("generate", "run", "bench", "codegen", "settings"):
+    for command in ("generate", "run", "erase", "bench", "codegen", "settings"):
         result = runner.invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, command
 

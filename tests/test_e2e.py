@@ -68,6 +68,26 @@ def test_run_prints_progress_per_stage(world):
     assert "ingest orders:" in out and "dbt build:" in out and "run succeeded" in out
 
 
+def test_thin_history_degrades_the_ml_and_the_run_succeeds(world):
+    """12 days: no churn label can be observed and few customers bought twice. The runs exited 0
+    (the fixture), the checks warn, every active customer has a recency-rule score and every
+    buyer a finite 12-month CLV, and customer_360 carries both statuses."""
+    out = world["output"]
+    assert "WARNING: check ml/customer_churn_scores:churn_model_beats_recency_baseline warns" in out
+    scores = query(world, "SELECT model_status, count(*), count(churn_probability), min(churn_probability), "
+                          "max(churn_probability) FROM ml.customer_churn_scores GROUP BY 1")
+    assert len(scores) == 1 and scores[0][0] == "recency_rule" and scores[0][1] == scores[0][2] > 0
+    assert 0 <= scores[0][3] <= scores[0][4] <= 1
+    clv = dict(query(world, "SELECT model_status, count(*) FROM ml.customer_clv GROUP BY 1"))
+    assert set(clv) <= {"bgnbd_gamma_gamma", "regularised", "simple_spend", "simple", "no_orders"} and clv
+    assert query(world, "SELECT count(*) FROM ml.customer_clv WHERE orders_count > 0 AND NOT isfinite(clv_12m)") == [(0,)]
+    assert query(world, "SELECT count(*) FROM ml.customer_clv WHERE orders_count > 0 AND clv_12m IS NULL") == [(0,)]
+    joined = query(world, """SELECT count(*) FROM marts.customer_360 AS c JOIN ml.customer_clv AS k USING (customer_id)
+                             WHERE c.clv_model_status IS NOT DISTINCT FROM k.model_status""")
+    assert joined == query(world, "SELECT count(*) FROM ml.customer_clv")
+    assert query(world, "SELECT count(churn_model_status) FROM marts.customer_360") == [(scores[0][1],)]
+
+
 def test_every_file_is_in_the_ledger_and_balances(world):
     landed = {
         (source.name, p.name) for source in SOURCES for p in (world["landing"] / source.name).glob("*") if p.is_file()

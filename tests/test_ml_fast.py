@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.ml_warehouse import write_ml_inputs
+
 START = date(2025, 6, 2)
 DAYS = 220
 END = START + timedelta(days=DAYS - 1)
@@ -77,54 +79,8 @@ def _build(path: Path, seed: int = 3) -> dict:
     surveys = e.sample(frac=0.03, random_state=2).assign(
         invitation_id=lambda f: "s" + f["event_id"], responded_date=lambda f: f["occurred_date"],
         score=lambda f: rng.integers(0, 11, len(f)))
-    with duckdb.connect(str(path)) as con:
-        for schema in ("staging", "marts", "intermediate"):
-            con.execute(f"CREATE SCHEMA {schema}")
-        con.register("o", o)
-        con.execute("""CREATE TABLE staging.stg_shop__orders AS SELECT order_id, customer_id,
-                       CAST(ordered_date AS TIMESTAMP) + INTERVAL 12 HOUR AS ordered_at, CAST(ordered_date AS DATE) AS ordered_date,
-                       status, amount AS net_amount_reporting, cost AS cost_amount_reporting FROM o""")
-        con.register("cust", cust)
-        con.execute("""CREATE TABLE marts.dim_customers AS SELECT customer_id, 'k' || customer_id AS customer_key,
-                       false AS is_unknown_member, CAST(signup_date AS DATE) AS signup_date, 'US' AS country,
-                       'p' AS persona, 'organic' AS acquisition_channel, '25-34' AS age_band, 'mid' AS income_band, 'f' AS gender, CAST(0 AS BIGINT) AS tenure_days,
-                       CAST(0 AS BIGINT) AS orders_count, 0.0 AS revenue, CAST(NULL AS DOUBLE) AS avg_order_value,
-                       CAST(NULL AS BIGINT) AS recency_days, 'none' AS current_plan, CAST(0 AS BIGINT) AS support_tickets_count,
-                       CAST(NULL AS BIGINT) AS latest_nps_score, CAST(NULL AS BIGINT) AS latest_csat_score,
-                       CAST(NULL AS BIGINT) AS latest_ces_score, 0.0 AS engagement_score, 'x' AS engagement_band FROM cust""")
-        con.register("periods", periods)
-        con.execute("""CREATE TABLE intermediate.int_subscriptions__plan_periods AS SELECT customer_id, plan, is_paid, is_trial,
-                       last_event_type, CAST(from_date AS DATE) AS from_date, CAST(to_date AS DATE) AS to_date FROM periods""")
-        con.register("sub_events", sub_events)
-        con.execute("""CREATE TABLE staging.stg_billing__subscription_events AS SELECT customer_id, event_type,
-                       CAST(occurred_date AS DATE) AS occurred_date FROM sub_events""")
-        con.register("e", e)
-        con.execute("""CREATE TABLE marts.fct_engagement_events AS SELECT event_id, customer_id, true AS is_known_customer,
-                       'app' AS source, event_type, CAST(occurred_date AS TIMESTAMP) + INTERVAL 9 HOUR AS occurred_at,
-                       CAST(occurred_date AS DATE) AS occurred_date, true AS counts_as_activity,
-                       CASE WHEN event_type = 'uninstall' THEN -10.0 ELSE 2.0 END AS weight FROM e""")
-        con.execute(f"""CREATE TABLE marts.customer_engagement_daily AS
-                        WITH days AS (SELECT CAST(range AS DATE) AS score_date FROM range(DATE '{START}', DATE '{END}' + 1, INTERVAL 1 DAY))
-                        SELECT c.customer_id, days.score_date, coalesce(sum(ev.weight), 0) AS score,
-                               coalesce(sum(ev.weight), 0) AS score_app, 0.0 AS score_web, 0.0 AS score_email,
-                               0.0 AS score_social, 0.0 AS score_orders, 0.0 AS score_subscriptions,
-                               0.0 AS score_support, 0.0 AS score_surveys
-                        FROM marts.dim_customers AS c CROSS JOIN days
-                        LEFT JOIN marts.fct_engagement_events AS ev ON ev.customer_id = c.customer_id
-                             AND ev.occurred_date <= days.score_date AND ev.occurred_date > days.score_date - 30
-                        WHERE days.score_date >= c.signup_date
-                        GROUP BY ALL""")
-        con.register("tickets", tickets)
-        con.execute("""CREATE TABLE marts.fct_support_tickets AS SELECT ticket_id, customer_id, true AS is_valid_ticket,
-                       CAST(opened_date AS TIMESTAMP) + INTERVAL 10 HOUR AS opened_at, CAST(opened_date AS DATE) AS opened_date,
-                       CAST(opened_date AS TIMESTAMP) + INTERVAL 14 HOUR AS first_response_at, 14400.0 AS first_response_seconds,
-                       CAST(opened_date AS TIMESTAMP) + INTERVAL 3 DAY AS resolved_at,
-                       CAST(opened_date AS DATE) + 3 AS resolved_date FROM tickets""")
-        con.register("surveys", surveys)
-        con.execute("""CREATE TABLE marts.fct_survey_responses AS SELECT invitation_id, customer_id, true AS is_response,
-                       'nps' AS survey_type, CAST(score AS BIGINT) AS score,
-                       CAST(responded_date AS TIMESTAMP) + INTERVAL 11 HOUR AS responded_at,
-                       CAST(responded_date AS DATE) AS responded_date FROM surveys""")
+    write_ml_inputs(path, START, END, orders=o, customers=cust, plan_periods=periods, subscription_events=sub_events,
+                    events=e, tickets=tickets, surveys=surveys)
     return {"hazard": pd.Series(hazard, index=ids), "churn_day": pd.Series(churn_day, index=ids)}
 
 
@@ -148,6 +104,9 @@ def test_clv_on_the_synthetic_warehouse(synthetic):
                        * buyers["expected_lifespan_years"] * buyers["gross_margin_share"])
     assert np.isclose(buyers["gross_margin_share"].iloc[0], 0.4)
     assert buyers[["expected_purchases_12m", "p_alive", "expected_avg_spend", "clv_12m"]].notna().all().all()
+    assert (buyers["model_status"] == "bgnbd_gamma_gamma").all()
+    assert (clv.loc[clv["orders_count"] == 0, "model_status"] == "no_orders").all()
+    assert runs.loc["bgnbd", "model_status"] == runs.loc["gamma_gamma", "model_status"] == "mle"
     # discounted margin CLV is below the undiscounted revenue of the same 52 weeks
     assert (buyers["clv_12m"] <= buyers["expected_revenue_12m"] * 0.4 + 1e-9).all()
     assert runs.loc["bgnbd", "holdout_correlation"] > 0.5
@@ -177,6 +136,7 @@ def test_churn_training_split_metrics_and_drivers(synthetic, tmp_path):
     assert len(scores) > 100 and scores["churn_probability"].between(0, 1).all()
     assert (scores["snapshot_date"] == END).all()
     assert set(scores["risk_band"]) <= {"high", "medium", "low"}
+    assert (scores["model_status"] == MODEL_NAME).all() and result.status == MODEL_NAME
     # a driver is a feature that raises the log-odds above the average training customer's: most have one
     assert scores["driver_1"].notna().mean() > 0.8
     assert (scores["driver_1_effect"].dropna() > 0).all()
@@ -230,40 +190,11 @@ def test_churn_features_never_see_data_after_their_snapshot(synthetic, tmp_path)
     assert not later_before.equals(later_after)
 
 
-def test_check_results():
-    from orchestration.ml.assets import churn_check_result, clv_check_result
-    from orchestration.ml.churn import ChurnResult
-    from orchestration.ml.clv import CLVResult
-
-    def clv(converged):
-        runs = pd.DataFrame([{"model": "bgnbd", "converged": converged, "message": "m"},
-                             {"model": "gamma_gamma", "converged": True, "message": "ok"}])
-        return CLVResult(pd.DataFrame(), runs)
-
-    assert clv_check_result(clv(True)).passed
-    assert not clv_check_result(clv(False)).passed
-    assert clv_check_result(clv(None)).passed  # not attempted (too little data): nothing to judge
-    bound = clv(False)
-    bound.runs.loc[0, "message"] = "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH; parameter(s) at the search bound: b"
-    assert clv_check_result(bound).passed
-    bound.runs.loc[0, "message"] = "CONVERGENCE: ...; parameter(s) at the search bound: r, b"
-    assert not clv_check_result(bound).passed
-
-    def churn(auc, base, trained=True):
-        runs = pd.DataFrame([{"model": "hgb_calibrated", "trained": trained, "roc_auc": auc, "message": "m"},
-                             {"model": "recency_rule", "trained": trained, "roc_auc": base}])
-        return ChurnResult(pd.DataFrame(), runs, pd.DataFrame())
-
-    assert churn_check_result(churn(0.8, 0.7)).passed
-    assert not churn_check_result(churn(0.6, 0.7)).passed
-    assert not churn_check_result(churn(None, 0.7)).passed
-    assert churn_check_result(churn(None, None, trained=False)).passed
-
-
-@pytest.mark.parametrize("failing", ["churn", "clv", None])
+@pytest.mark.parametrize("failing", ["churn", "clv", "warn", None])
 def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_path, monkeypatch, failing, dbt_manifest):
-    """The ML assets, then the customer_360 dbt asset, in one in-process run: a failing check
-    (churn model below the recency rule, or a CLV fit that did not converge) blocks customer_360."""
+    """The ML assets, then the customer_360 dbt asset, in one in-process run: a check failing with
+    ERROR (a churn probability NaN, a buyer's CLV NaN) blocks customer_360; one failing with WARN
+    (a degraded fit: thin data) does not."""
     import dagster as dg
 
     from orchestration.dbt.assets import customer_360_dbt_assets, dbt_cli_resource
@@ -281,29 +212,35 @@ def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_pat
 
         def worse(*args, **kwargs):
             result = real(*args, **kwargs)
-            result.runs.loc[result.runs["model"] == churn_model.MODEL_NAME, "roc_auc"] = 0.5
-            result.runs.loc[result.runs["model"] == "recency_rule", "roc_auc"] = 0.9
+            result.scores.loc[result.scores.index[0], "churn_probability"] = float("nan")
             return result
 
         monkeypatch.setattr(churn_model, "train_and_score", worse)
-    elif failing == "clv":
+    elif failing in ("clv", "warn"):
         real_clv = clv_model.compute_clv
 
-        def diverged(*args, **kwargs):
+        def changed(*args, **kwargs):
             result = real_clv(*args, **kwargs)
-            result.runs.loc[result.runs["model"] == "bgnbd", "converged"] = False
+            if failing == "clv":
+                buyer = result.customers.index[result.customers["orders_count"] > 0][0]
+                result.customers.loc[buyer, "clv_12m"] = float("nan")
+            else:
+                result.runs.loc[result.runs["model"] == "bgnbd", "model_status"] = clv_model.FIT_REGULARISED
             return result
 
-        monkeypatch.setattr(clv_model, "compute_clv", diverged)
+        monkeypatch.setattr(clv_model, "compute_clv", changed)
     outcome = dg.materialize(
         [*ml_assets.ml_assets, customer_360_dbt_assets],
         resources={"warehouse": WarehouseResource(path=str(copy)), "dbt": dbt_cli_resource(load_settings())},
         partition_key=END.isoformat(),
         raise_on_error=False,
     )
-    checks = {e.asset_check_key.name: e.passed for e in outcome.get_asset_check_evaluations()}
-    assert checks[ml_assets.CHURN_CHECK] is (failing != "churn")
-    assert checks[ml_assets.CLV_CHECK] is (failing != "clv")
+    checks = {e.asset_check_key.name: e for e in outcome.get_asset_check_evaluations()}
+    assert checks[ml_assets.CHURN_CHECK].passed is (failing != "churn")
+    assert checks[ml_assets.CLV_CHECK].passed is (failing not in ("clv", "warn"))
+    if failing == "warn":
+        assert checks[ml_assets.CLV_CHECK].severity == dg.AssetCheckSeverity.WARN
+        failing = None  # a warning blocks nothing
     built = {e.asset_key.to_user_string() for e in outcome.get_asset_materialization_events()}
     assert {"ml/customer_clv", "ml/clv_segments", "ml/clv_model_runs", "ml/customer_churn_scores", "ml/churn_model_runs"} <= built
     with duckdb.connect(str(copy), read_only=True) as con:

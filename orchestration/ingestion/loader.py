@@ -32,6 +32,8 @@ from orchestration.catalog import (
     Source,
     get_source,
 )
+from orchestration.erasure import ensure_erasure_tables, mark_erased_rows
+from orchestration.settings import load_settings
 
 FILE_NAME = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})(?:_[^/]*)?\.(?P<ext>csv|jsonl|parquet)$")
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
@@ -138,6 +140,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE TABLE IF NOT EXISTS raw.{source.quarantine_table} ({_ddl_columns(QUARANTINE_COLUMNS)})"
         )
     con.execute(f"CREATE TABLE IF NOT EXISTS raw.load_ledger ({_ddl_columns(LEDGER_COLUMNS)})")
+    ensure_erasure_tables(con)
 
 
 # --------------------------------------------------------------------------- files
@@ -791,6 +794,9 @@ def _load_pass(
                 problems.setdefault(item.day, {})[item.path] = (
                     f"not a jsonl file: none of its {stats[item.file_id]['read']} non-blank line(s) is a JSON object"
                 )
+        # rows of erased customers (`cew erase`) are quarantined without their text: they never come back
+        if mark_erased_rows(con, source, "_checked", load_settings().pii_hash_key):
+            stats = _file_stats(con, source, items)
         return _write_pass(con, source, by_day, items, problems, stats, load_id, loaded_at, started)
     finally:
         con.execute("DROP TABLE IF EXISTS _checked; DROP TABLE IF EXISTS _dup_keys")

@@ -48,12 +48,23 @@ its factors (average order value = revenue / orders of the segment; the others a
 Customers without a completed order have null model columns and a simple CLV of 0. A fit is
 not attempted (``converged`` null, message says why) with fewer than ``MIN_REPEAT_BUYERS``
 customers with a repeat transaction: there is nothing to learn dropout or spend from.
+
+Thin or degenerate data never fail the run (``fit_models``, ``_twelve_months``): a maximum-
+likelihood fit that is not usable (at the search bound, not converged, no finite standard
+errors, or Gamma-Gamma with q <= 1) is refitted with a weak normal prior on its log-parameters
+(``PRIOR_SD``); when that is not usable either, the customers fall back. ``model_status`` per
+customer (``CLV_STATUSES``): ``bgnbd_gamma_gamma``, ``regularised``, ``simple_spend`` (BG/NBD
+purchases x the customer's own average order value), ``simple`` (the simple formula's purchase
+rate over the 52 weeks x average order value x margin, discounted monthly as the model;
+``p_alive`` null), ``no_orders``. ``clv_model_runs.model_status`` per fit: ``mle``,
+``regularised``, ``failed``, ``not_fitted``. Every buyer gets a finite 12-month CLV.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -89,8 +100,23 @@ CUSTOMER_CLV_COLUMNS = {
     "expected_avg_spend": "DOUBLE",
     "expected_revenue_12m": "DOUBLE",
     "clv_12m": "DOUBLE",
+    "model_status": "VARCHAR",
     "run_id": "VARCHAR",
 }
+
+# ml.customer_clv.model_status: where a customer's 12-month columns come from (README "CLV and churn")
+STATUS_FITTED = "bgnbd_gamma_gamma"  # maximum-likelihood BG/NBD and Gamma-Gamma
+STATUS_REGULARISED = "regularised"  # BG/NBD and/or Gamma-Gamma from the regularised fallback fit
+STATUS_SIMPLE_SPEND = "simple_spend"  # BG/NBD purchases x the customer's own average order value
+STATUS_SIMPLE = "simple"  # no usable BG/NBD: the simple formula's rate, 12 months; p_alive null
+STATUS_NO_ORDERS = "no_orders"  # no completed order: model columns null, simple CLV 0
+CLV_STATUSES = (STATUS_FITTED, STATUS_REGULARISED, STATUS_SIMPLE_SPEND, STATUS_SIMPLE, STATUS_NO_ORDERS)
+DEGRADED_STATUSES = (STATUS_REGULARISED, STATUS_SIMPLE_SPEND, STATUS_SIMPLE)
+# ml.clv_model_runs.model_status of the bgnbd and gamma_gamma rows
+FIT_MLE, FIT_REGULARISED, FIT_NOT_FITTED, FIT_FAILED = "mle", "regularised", "not_fitted", "failed"
+# sd of the normal prior on each log-parameter of the regularised fallback: e^(2 x 2) ~ x55 either
+# side of the centre, wide enough not to move a fit the data determine
+PRIOR_SD = 2.0
 
 CLV_MODEL_RUNS_COLUMNS = {
     "run_id": "VARCHAR",
@@ -102,6 +128,7 @@ CLV_MODEL_RUNS_COLUMNS = {
     "customers_fitted": "BIGINT",
     "converged": "BOOLEAN",
     "message": "VARCHAR",
+    "model_status": "VARCHAR",
     "fit_seconds": "DOUBLE",
     "holdout_cutoff_date": "DATE",
     "holdout_weeks": "DOUBLE",
@@ -172,6 +199,8 @@ FROM marts.dim_customers
 WHERE NOT is_unknown_member
 """
 
+CUSTOMERS_COUNT_SQL = "SELECT count(*) FROM marts.dim_customers WHERE NOT is_unknown_member"
+
 # Active on day d (spec): paid subscription on d, or a completed order in the window ending on d.
 ACTIVE_ON_SQL = """
 WITH days AS (SELECT CAST(? AS DATE) AS d UNION ALL SELECT CAST(? AS DATE))
@@ -207,17 +236,85 @@ class CLVResult:
         return rows.iloc[0].to_dict() if len(rows) else {}
 
 
-def _fit_both(rfm: cm.RFM):
-    """(bgnbd fit | None, gamma-gamma fit | None, message when skipped)."""
-    repeat = int((rfm.frequency > 0).sum())
-    if len(rfm) == 0 or repeat < MIN_REPEAT_BUYERS:
-        return None, None, f"not fitted: {repeat} customers with a repeat transaction (< {MIN_REPEAT_BUYERS})"
-    bg = cm.fit_bgnbd(rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
+def dropout_at_bound_only(message: str) -> bool:
+    """BG/NBD whose only bound is on the dropout Beta (a and/or b at the search bound): the history
+    shows no detectable dropout, the Beta degenerates at p = a / (a + b) and the predictions are
+    those of that limit. A boundary optimum, not a failed optimisation."""
+    marker = "parameter(s) at the search bound: "
+    if marker not in (message or ""):
+        return False
+    hit = {p.strip() for p in message.split(marker, 1)[1].split(",")}
+    return bool(hit) and hit <= {"a", "b"} and "ABNORMAL" not in message.upper()
+
+
+@dataclass
+class Fits:
+    """The BG/NBD and Gamma-Gamma fits to use (None: none usable) and how each was obtained."""
+
+    bg: cm.BGNBDFit | None
+    gg: cm.GammaGammaFit | None
+    bg_status: str
+    gg_status: str
+    bg_message: str
+    gg_message: str
+    bg_tried: cm.BGNBDFit | None = None  # the last fit attempted (reported even when not usable)
+    gg_tried: cm.GammaGammaFit | None = None
+
+
+def _determined(fit) -> bool:
+    """Finite standard errors: the optimum is a proper maximum, not a flat ridge the optimiser
+    stopped on (seen on identical customers: BG/NBD "converged" at r = 6e4, alpha = 9e5)."""
+    return all(np.isfinite(v) for v in fit.stderr.values())
+
+
+def _bg_usable(fit) -> bool:
+    return (fit.converged and _determined(fit)) or dropout_at_bound_only(fit.message)
+
+
+def _gg_usable(fit) -> bool:
+    # q <= 1: the mean spend of one-time buyers is infinite
+    return fit.converged and _determined(fit) and fit.q > 1.0
+
+
+def _fit_with_fallback(fit_fn, usable, *args):
+    """Maximum likelihood; when it is not usable (a search bound, no convergence), the regularised
+    fit; when neither is, none. A fit that raises (degenerate input) counts as failed, never
+    fails the run. Returns (fit | None, status, message, last fit tried | None)."""
+    tried, messages = None, []
+    for prior_sd, status in ((None, FIT_MLE), (PRIOR_SD, FIT_REGULARISED)):
+        try:
+            fit = fit_fn(*args, prior_sd=prior_sd)
+        except (ValueError, FloatingPointError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            messages.append(f"{status} fit raised {type(exc).__name__}: {exc}")
+            continue
+        tried = fit
+        if usable(fit):
+            note = "" if status == FIT_MLE else f"maximum likelihood not usable ({'; '.join(messages)}); "
+            return fit, status, note + fit.message, fit
+        q = getattr(fit, "q", None)
+        why = (" (standard errors not finite: a flat optimum)" if fit.converged and not _determined(fit) else "")
+        why += f" (q = {q:.3g} <= 1)" if q is not None and q <= 1 else ""
+        messages.append(f"{status}: {fit.message}{why}")
+    return None, FIT_FAILED, "no usable fit: " + "; ".join(messages), tried
+
+
+def fit_models(rfm: cm.RFM) -> Fits:
+    """BG/NBD and Gamma-Gamma with their fallbacks; neither is attempted with fewer than
+    ``MIN_REPEAT_BUYERS`` repeat buyers (Gamma-Gamma: with positive spend)."""
+    repeat = int((rfm.frequency > 0).sum()) if len(rfm) else 0
+    if repeat < MIN_REPEAT_BUYERS:
+        why = f"not fitted: {repeat} customers with a repeat transaction (< {MIN_REPEAT_BUYERS})"
+        return Fits(None, None, FIT_NOT_FITTED, FIT_NOT_FITTED, why, why)
+    bg, bg_status, bg_message, bg_tried = _fit_with_fallback(
+        cm.fit_bgnbd, _bg_usable, rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
     gg_rows = (rfm.frequency > 0) & (rfm.monetary_value > 0)
-    gg = None
-    if gg_rows.sum() >= MIN_REPEAT_BUYERS:
-        gg = cm.fit_gamma_gamma(rfm.frequency, rfm.monetary_value)
-    return bg, gg, ""
+    if gg_rows.sum() < MIN_REPEAT_BUYERS:
+        gg, gg_status, gg_tried = None, FIT_NOT_FITTED, None
+        gg_message = f"not fitted: fewer than {MIN_REPEAT_BUYERS} repeat buyers with positive spend"
+    else:
+        gg, gg_status, gg_message, gg_tried = _fit_with_fallback(
+            cm.fit_gamma_gamma, _gg_usable, rfm.frequency, rfm.monetary_value)
+    return Fits(bg, gg, bg_status, gg_status, bg_message, gg_message, bg_tried, gg_tried)
 
 
 def _base_churn(con, as_of: date, first_day: date | None, active_window_days: int, cap_years: float) -> dict:
@@ -299,15 +396,16 @@ def compute_clv(con, as_of: date, *, active_window_days: int = 90, max_lifespan_
     }]
 
     # --- BG/NBD + Gamma-Gamma, all history up to as_of -----------------------------------------
-    bg = gg = None
+    fits = None
     if len(orders):
         started = time.perf_counter()
         rfm = cm.rfm_from_transactions(orders["customer_id"].to_numpy(), orders["ordered_date"].to_numpy(),
                                        orders["amount"].to_numpy(), as_of)
         seconds["rfm"] = time.perf_counter() - started
         started = time.perf_counter()
-        bg, gg, skipped = _fit_both(rfm)
+        fits = fit_models(rfm)
         seconds["fit"] = time.perf_counter() - started
+        bg, gg = fits.bg, fits.gg
         model_cols = pd.DataFrame({
             "frequency": rfm.frequency, "recency_weeks": rfm.recency_weeks, "t_weeks": rfm.T_weeks,
             "monetary_value": rfm.monetary_value,
@@ -316,34 +414,37 @@ def compute_clv(con, as_of: date, *, active_window_days: int = 90, max_lifespan_
             model_cols["expected_purchases_12m"] = cm.bgnbd_expected_purchases(
                 bg, HORIZON_WEEKS, rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
             model_cols["p_alive"] = cm.bgnbd_p_alive(bg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks)
+            model_cols["_discounted_purchases"] = cm.discounted_purchases(
+                bg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks, horizon_weeks=HORIZON_WEEKS,
+                annual_discount_rate=annual_discount_rate)
         if bg is not None and gg is not None:
-            model_cols["expected_avg_spend"] = cm.gamma_gamma_expected_spend(gg, rfm.frequency, rfm.monetary_value)
-            model_cols["expected_revenue_12m"] = model_cols["expected_purchases_12m"] * model_cols["expected_avg_spend"]
-            model_cols["clv_12m"] = cm.expected_clv(
-                bg, gg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks, rfm.monetary_value,
-                horizon_weeks=HORIZON_WEEKS, margin=margin, annual_discount_rate=annual_discount_rate)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # q <= 1 cannot reach here (not usable)
+                model_cols["expected_avg_spend"] = cm.gamma_gamma_expected_spend(gg, rfm.frequency, rfm.monetary_value)
         frame = frame.join(model_cols, how="left")
         holdout = _holdout(orders, first_day, as_of)
-        for model, fit in (("bgnbd", bg), ("gamma_gamma", gg)):
-            row = {"model": model, "customers_fitted": 0, "converged": None, "message": skipped}
+        for model, fit, status, message in (("bgnbd", fits.bg_tried, fits.bg_status, fits.bg_message),
+                                            ("gamma_gamma", fits.gg_tried, fits.gg_status, fits.gg_message)):
+            row = {"model": model, "customers_fitted": 0, "converged": None, "message": message,
+                   "model_status": status}
             if fit is not None:
                 row.update(parameters=params_json({**fit.params, **{f"{k}_se": v for k, v in fit.stderr.items()},
                                                     **({"annual_discount_rate": annual_discount_rate,
                                                         "horizon_weeks": HORIZON_WEEKS} if model == "bgnbd" else {})}),
                            log_likelihood=fit.log_likelihood, customers_fitted=int(fit.n_customers),
-                           converged=bool(fit.converged), message=fit.message, fit_seconds=fit.fit_seconds)
-            elif model == "gamma_gamma" and bg is not None:
-                row["message"] = f"not fitted: fewer than {MIN_REPEAT_BUYERS} repeat buyers with positive spend"
+                           converged=bool(fit.converged), fit_seconds=fit.fit_seconds)
             row.update(holdout.get(model, {}))
             runs.append(row)
+    else:
+        runs += [{"model": m, "customers_fitted": 0, "message": "not fitted: no completed orders",
+                  "model_status": FIT_NOT_FITTED} for m in ("bgnbd", "gamma_gamma")]
     for col in CUSTOMER_CLV_COLUMNS:
         if col not in frame.columns and col not in ("customer_id", "as_of_date", "run_id"):
             frame[col] = np.nan
+    frame = _twelve_months(frame, fits, margin, annual_discount_rate)
     frame = frame.reset_index()
     frame["as_of_date"] = as_of
     frame["run_id"] = run_id
-    for col in ("expected_avg_spend", "expected_revenue_12m", "clv_12m"):  # inf (q <= 1) -> null
-        frame[col] = frame[col].where(np.isfinite(frame[col].astype(float)))
     runs_frame = pd.DataFrame(runs)
     for col in CLV_MODEL_RUNS_COLUMNS:
         if col not in runs_frame.columns:
@@ -352,7 +453,36 @@ def compute_clv(con, as_of: date, *, active_window_days: int = 90, max_lifespan_
     runs_frame["run_date"] = as_of
     runs_frame["computed_at"] = computed_at
     runs_frame = runs_frame.astype(object).where(runs_frame.notna(), None)
-    return CLVResult(frame, runs_frame, bg, gg, seconds)
+    return CLVResult(frame, runs_frame, fits.bg if fits else None, fits.gg if fits else None, seconds)
+
+
+def _twelve_months(frame: pd.DataFrame, fits: Fits | None, margin: float, annual_discount_rate: float) -> pd.DataFrame:
+    """Spend, revenue and CLV of the next 12 months for every buyer, and ``model_status``: from the
+    fits where they are usable, else the fallbacks (module docstring). No buyer is left null."""
+    buyers = (frame["orders_count"] > 0).to_numpy()
+    status = np.where(buyers, STATUS_FITTED, STATUS_NO_ORDERS).astype(object)
+    aov = frame["avg_order_value"].astype(float)
+    if fits is None or fits.bg is None:
+        # the simple CLV's rate over the next 52 weeks, at the customer's average order value
+        purchases = frame["purchase_frequency_per_year"].astype(float) * HORIZON_WEEKS * cm.DAYS_PER_WEEK / 365.25
+        frame["expected_purchases_12m"] = purchases.where(buyers)
+        frame["_discounted_purchases"] = purchases * cm.uniform_discount_factor(HORIZON_WEEKS, annual_discount_rate)
+        frame["p_alive"] = np.nan
+        spend = aov
+        status[buyers] = STATUS_SIMPLE
+    else:
+        spend = frame["expected_avg_spend"].astype(float)
+        own = buyers & ~np.isfinite(spend.to_numpy())
+        spend = spend.where(~own, aov)
+        uses_gg = buyers & ~own
+        regularised = (fits.bg_status == FIT_REGULARISED) | (uses_gg & (fits.gg_status == FIT_REGULARISED))
+        status[buyers & regularised] = STATUS_REGULARISED
+        status[own] = STATUS_SIMPLE_SPEND
+    frame["expected_avg_spend"] = spend.where(buyers)
+    frame["expected_revenue_12m"] = (frame["expected_purchases_12m"] * frame["expected_avg_spend"]).where(buyers)
+    frame["clv_12m"] = (frame["_discounted_purchases"] * frame["expected_avg_spend"] * margin).where(buyers)
+    frame["model_status"] = status
+    return frame.drop(columns=["_discounted_purchases"])
 
 
 def _holdout(orders: pd.DataFrame, first_day: date | None, as_of: date) -> dict[str, dict]:
@@ -367,7 +497,8 @@ def _holdout(orders: pd.DataFrame, first_day: date | None, as_of: date) -> dict[
         return {}
     rfm, actual_n, actual_spend = cm.calibration_holdout_split(
         orders["customer_id"].to_numpy(), orders["ordered_date"].to_numpy(), orders["amount"].to_numpy(), cutoff, as_of)
-    bg, gg, skipped = _fit_both(rfm)
+    fits = fit_models(rfm)
+    bg, gg, skipped = fits.bg, fits.gg, fits.bg_message
     if bg is None:
         return {"bgnbd": {**base, "holdout_target": skipped}, "gamma_gamma": {**base, "holdout_target": skipped}}
     check = cm.holdout_check(bg, rfm.frequency, rfm.recency_weeks, rfm.T_weeks, actual_n, weeks,

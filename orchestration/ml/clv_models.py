@@ -90,6 +90,8 @@ __all__ = [
     "fit_gamma_gamma",
     "gamma_gamma_expected_spend",
     "expected_clv",
+    "discounted_purchases",
+    "uniform_discount_factor",
     "simulate_bgnbd",
     "compare_predictions",
     "holdout_check",
@@ -479,6 +481,26 @@ def _minimize(fun_grad, theta0, scale: float, maxiter: int):
     return res
 
 
+def _with_prior(fun_grad, center: np.ndarray, sd: float | None):
+    """Negative log-posterior: -ll plus a normal prior N(center, sd^2) on each log-parameter.
+
+    The regularised fallback of a fit whose maximum likelihood runs off to the search bound
+    (thin or degenerate data: e.g. no heterogeneity in the purchase rate sends BG/NBD's r and
+    alpha towards infinity at a fixed ratio). The prior keeps the parameters finite; with a
+    few hundred customers the likelihood still dominates where the data speak."""
+    if sd is None:
+        return fun_grad
+
+    def penalised(theta, want_grad: bool = True):
+        z = (theta - center) / sd
+        if not want_grad:
+            return fun_grad(theta, want_grad=False) + 0.5 * float(z @ z)
+        v, g = fun_grad(theta)
+        return v + 0.5 * float(z @ z), g + z / sd
+
+    return penalised
+
+
 def _finish(res, names) -> tuple[bool, str]:
     converged = bool(res.success)
     message = str(res.message)
@@ -497,12 +519,16 @@ def _finish(res, names) -> tuple[bool, str]:
 
 
 @_blas_single_threaded
-def fit_bgnbd(frequency, recency, T, *, weights=None, initial=None, maxiter: int = 2000) -> BGNBDFit:
+def fit_bgnbd(frequency, recency, T, *, weights=None, initial=None, maxiter: int = 2000,
+              prior_sd: float | None = None) -> BGNBDFit:
     """Maximum-likelihood BG/NBD fit on per-customer (x, t_x, T) in weeks.
 
     ``weights`` (optional) are customer counts per row (e.g. a pre-aggregated table).
     ``initial`` optionally gives starting values ``(r, alpha, a, b)``.
     L-BFGS-B on the log-parameters with the analytic gradient; identical rows are grouped.
+    ``prior_sd``: maximum a posteriori instead, with a normal prior of that standard deviation on
+    each log-parameter centred on the first default start (r = 1, alpha = 1 / the base's purchase
+    rate per week, a = 1, b = 3); ``log_likelihood`` stays the likelihood at the estimate.
     """
     started = time.perf_counter()
     x, t_x, T_ = _check_rft(frequency, recency, T)
@@ -514,17 +540,19 @@ def fit_bgnbd(frequency, recency, T, *, weights=None, initial=None, maxiter: int
     if not np.any(keep):
         raise ValueError("no customers to fit")
     data = _BGNBDData(*_group_rows(x[keep], t_x[keep], T_[keep], w[keep]))
+    # Purchase rate ~ repeat purchases per week of exposure; r = 1 gives alpha = 1 / rate.
+    rate = max(_dot(data.x, data.w) / max(float((data.w * data.T).sum()), 1e-12), 1e-6)
+    default = np.log([1.0, 1.0 / rate, 1.0, 3.0])
     if initial is None:
-        # Purchase rate ~ repeat purchases per week of exposure; r = 1 gives alpha = 1 / rate.
-        rate = max(_dot(data.x, data.w) / max(float((data.w * data.T).sum()), 1e-12), 1e-6)
-        starts = [np.log([1.0, 1.0 / rate, 1.0, 3.0]), np.log([0.5, 0.5 / rate, 0.5, 1.0])]
+        starts = [default, np.log([0.5, 0.5 / rate, 0.5, 1.0])]
     else:
         starts = [np.log(np.asarray(initial, dtype=float))]
+    objective = _with_prior(data.negll_grad, np.clip(default, -_LOG_BOUND + 1, _LOG_BOUND - 1), prior_sd)
     best = None
     iterations = 0
     for theta0 in starts:
         theta0 = np.clip(theta0, -_LOG_BOUND + 1, _LOG_BOUND - 1)
-        res = _minimize(data.negll_grad, theta0, data.W, maxiter)
+        res = _minimize(objective, theta0, data.W, maxiter)
         iterations += int(res.nit)
         if best is None or res.fun < best.fun:
             best = res
@@ -532,9 +560,11 @@ def fit_bgnbd(frequency, recency, T, *, weights=None, initial=None, maxiter: int
         if ok:
             break
     converged, message = _finish(best, BGNBDFit.param_names)
+    if prior_sd is not None:
+        message = f"regularised (normal prior on log-parameters, sd {prior_sd:g}): {message}"
     theta = best.x
     values = np.exp(theta)
-    H = _numeric_hessian(lambda th: data.negll_grad(th)[1], theta)
+    H = _numeric_hessian(lambda th: objective(th)[1], theta)
     stderr, cov = _stderr_from_hessian(H, values, BGNBDFit.param_names)
     r, alpha, a, b = (float(v) for v in values)
     return BGNBDFit(
@@ -846,11 +876,14 @@ class _GGData:
 
 
 @_blas_single_threaded
-def fit_gamma_gamma(frequency, monetary_value, *, weights=None, initial=None, maxiter: int = 2000) -> GammaGammaFit:
+def fit_gamma_gamma(frequency, monetary_value, *, weights=None, initial=None, maxiter: int = 2000,
+                    prior_sd: float | None = None) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma fit on customers with frequency > 0 and monetary_value > 0.
 
     ``monetary_value`` is the mean of the customer's repeat transactions (``frequency`` of them);
-    other rows are ignored (``n_customers`` says how many were used).
+    other rows are ignored (``n_customers`` says how many were used). ``prior_sd``: maximum a
+    posteriori with a normal prior on each log-parameter centred on the first default start
+    (p = 1, q = 3, v = 2 x the mean spend), as ``fit_bgnbd``.
     """
     started = time.perf_counter()
     x, m = _gg_inputs(frequency, monetary_value)
@@ -860,16 +893,18 @@ def fit_gamma_gamma(frequency, monetary_value, *, weights=None, initial=None, ma
     if not np.any(keep):
         raise ValueError("no customer with frequency > 0 and monetary_value > 0")
     data = _GGData(x[keep], m[keep], w[keep])
+    mean_m = _dot(data.w, data.m) / data.W
+    default = np.log([1.0, 3.0, 2.0 * mean_m])
     if initial is None:
-        mean_m = _dot(data.w, data.m) / data.W
-        starts = [np.log([1.0, 3.0, 2.0 * mean_m]), np.log([4.0, 2.0, 0.25 * mean_m])]
+        starts = [default, np.log([4.0, 2.0, 0.25 * mean_m])]
     else:
         starts = [np.log(np.asarray(initial, dtype=float))]
+    objective = _with_prior(data.negll_grad, np.clip(default, -_LOG_BOUND + 1, _LOG_BOUND - 1), prior_sd)
     best = None
     iterations = 0
     for theta0 in starts:
         theta0 = np.clip(theta0, -_LOG_BOUND + 1, _LOG_BOUND - 1)
-        res = _minimize(data.negll_grad, theta0, data.W, maxiter)
+        res = _minimize(objective, theta0, data.W, maxiter)
         iterations += int(res.nit)
         if best is None or res.fun < best.fun:
             best = res
@@ -877,9 +912,11 @@ def fit_gamma_gamma(frequency, monetary_value, *, weights=None, initial=None, ma
         if ok:
             break
     converged, message = _finish(best, GammaGammaFit.param_names)
+    if prior_sd is not None:
+        message = f"regularised (normal prior on log-parameters, sd {prior_sd:g}): {message}"
     theta = best.x
     values = np.exp(theta)
-    H = _numeric_hessian(lambda th: data.negll_grad(th)[1], theta)
+    H = _numeric_hessian(lambda th: objective(th)[1], theta)
     stderr, cov = _stderr_from_hessian(H, values, GammaGammaFit.param_names)
     p, q, v = (float(u) for u in values)
     return GammaGammaFit(
@@ -935,23 +972,45 @@ def expected_clv(
     if horizon_weeks < 0 or margin < 0 or annual_discount_rate < 0:
         raise ValueError("horizon_weeks, margin and annual_discount_rate must be >= 0")
     spend = gamma_gamma_expected_spend(gg_fit, frequency, monetary_value)
-    if annual_discount_rate == 0.0 or horizon_weeks == 0.0:
-        purchases = bgnbd_expected_purchases(bgnbd_fit, horizon_weeks, frequency, recency, T)
-    else:
-        step = WEEKS_PER_YEAR / 12.0
-        n_steps = max(1, math.ceil(horizon_weeks / step - 1e-9))
-        grid = np.minimum(np.arange(1, n_steps + 1) * step, horizon_weeks)
-        params = _params(bgnbd_fit)
-        shape, x, t_x, T_, _ = _prepare_prediction_rows(frequency, recency, T)
-        (ux, ut, uT), inverse = _distinct_rows(x, t_x, T_)  # evaluated n_steps times: group once
-        discounted = np.zeros(ux.shape[0])
-        previous = np.zeros(ux.shape[0])
-        for t_k in grid:
-            cumulative = _expected_purchases_core(params, np.full(ux.shape[0], t_k), ux, ut, uT)
-            discounted += (cumulative - previous) * (1.0 + annual_discount_rate) ** (-t_k / WEEKS_PER_YEAR)
-            previous = cumulative
-        purchases = discounted[inverse].reshape(shape)
+    purchases = discounted_purchases(bgnbd_fit, frequency, recency, T, horizon_weeks=horizon_weeks,
+                                     annual_discount_rate=annual_discount_rate)
     return np.asarray(purchases * spend * margin, dtype=float)
+
+
+def _monthly_grid(horizon_weeks: float) -> np.ndarray:
+    step = WEEKS_PER_YEAR / 12.0
+    n_steps = max(1, math.ceil(horizon_weeks / step - 1e-9))
+    return np.minimum(np.arange(1, n_steps + 1) * step, horizon_weeks)
+
+
+def discounted_purchases(bgnbd_fit, frequency, recency, T, *, horizon_weeks: float = 52.0,
+                         annual_discount_rate: float = 0.0) -> np.ndarray:
+    """BG/NBD expected purchases of the next ``horizon_weeks``, discounted monthly as in ``expected_clv``."""
+    if horizon_weeks < 0 or annual_discount_rate < 0:
+        raise ValueError("horizon_weeks and annual_discount_rate must be >= 0")
+    if annual_discount_rate == 0.0 or horizon_weeks == 0.0:
+        return bgnbd_expected_purchases(bgnbd_fit, horizon_weeks, frequency, recency, T)
+    params = _params(bgnbd_fit)
+    shape, x, t_x, T_, _ = _prepare_prediction_rows(frequency, recency, T)
+    (ux, ut, uT), inverse = _distinct_rows(x, t_x, T_)  # evaluated n_steps times: group once
+    discounted = np.zeros(ux.shape[0])
+    previous = np.zeros(ux.shape[0])
+    for t_k in _monthly_grid(horizon_weeks):
+        cumulative = _expected_purchases_core(params, np.full(ux.shape[0], t_k), ux, ut, uT)
+        discounted += (cumulative - previous) * (1.0 + annual_discount_rate) ** (-t_k / WEEKS_PER_YEAR)
+        previous = cumulative
+    return discounted[inverse].reshape(shape)
+
+
+def uniform_discount_factor(horizon_weeks: float = 52.0, annual_discount_rate: float = 0.0) -> float:
+    """The discount ``discounted_purchases`` applies to purchases spread evenly over the horizon:
+    the mean of (1 + d)^-(t_k / 52) over the monthly steps, each weighted by its length."""
+    if annual_discount_rate == 0.0 or horizon_weeks == 0.0:
+        return 1.0
+    grid = _monthly_grid(horizon_weeks)
+    lengths = np.diff(np.concatenate([[0.0], grid]))
+    factors = (1.0 + annual_discount_rate) ** (-grid / WEEKS_PER_YEAR)
+    return float((lengths * factors).sum() / horizon_weeks)
 
 
 # --------------------------------------------------------------------------------------------

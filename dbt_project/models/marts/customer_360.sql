@@ -21,7 +21,7 @@ clv as (
     {%- if ns.clv %}
     select
         customer_id, as_of_date, simple_clv, purchase_frequency_per_year, expected_lifespan_years,
-        gross_margin_share, expected_purchases_12m, p_alive, expected_avg_spend, clv_12m
+        gross_margin_share, expected_purchases_12m, p_alive, expected_avg_spend, clv_12m, model_status
     from {{ clv_source }}
     {%- else %}
     select
@@ -29,7 +29,8 @@ clv as (
         cast(null as {{ double }}) as simple_clv, cast(null as {{ double }}) as purchase_frequency_per_year,
         cast(null as {{ double }}) as expected_lifespan_years, cast(null as {{ double }}) as gross_margin_share,
         cast(null as {{ double }}) as expected_purchases_12m, cast(null as {{ double }}) as p_alive,
-        cast(null as {{ double }}) as expected_avg_spend, cast(null as {{ double }}) as clv_12m
+        cast(null as {{ double }}) as expected_avg_spend, cast(null as {{ double }}) as clv_12m,
+        cast(null as {{ string }}) as model_status
     where 1 = 0
     {%- endif %}
 ),
@@ -37,14 +38,16 @@ clv as (
 churn as (
     {%- if ns.churn %}
     select
-        customer_id, snapshot_date, churn_probability, risk_band, driver_1, driver_2, driver_3, model_version
+        customer_id, snapshot_date, churn_probability, risk_band, driver_1, driver_2, driver_3, model_version,
+        model_status
     from {{ churn_source }}
     {%- else %}
     select
         cast(null as {{ string }}) as customer_id, cast(null as date) as snapshot_date,
         cast(null as {{ double }}) as churn_probability, cast(null as {{ string }}) as risk_band,
         cast(null as {{ string }}) as driver_1, cast(null as {{ string }}) as driver_2,
-        cast(null as {{ string }}) as driver_3, cast(null as {{ string }}) as model_version
+        cast(null as {{ string }}) as driver_3, cast(null as {{ string }}) as model_version,
+        cast(null as {{ string }}) as model_status
     where 1 = 0
     {%- endif %}
 )
@@ -78,13 +81,15 @@ select
     cast(clv.p_alive as {{ double }}) as p_alive,
     cast(clv.expected_avg_spend as {{ double }}) as expected_avg_spend,
     cast(clv.clv_12m as {{ double }}) as clv_12m,
+    cast(clv.model_status as {{ string }}) as clv_model_status,
     cast(churn.snapshot_date as date) as churn_snapshot_date,
     cast(churn.churn_probability as {{ double }}) as churn_probability,
     cast(churn.risk_band as {{ string }}) as churn_risk_band,
     cast(churn.driver_1 as {{ string }}) as churn_driver_1,
     cast(churn.driver_2 as {{ string }}) as churn_driver_2,
     cast(churn.driver_3 as {{ string }}) as churn_driver_3,
-    cast(churn.model_version as {{ string }}) as churn_model_version
+    cast(churn.model_version as {{ string }}) as churn_model_version,
+    cast(churn.model_status as {{ string }}) as churn_model_status
 from customers
 left join clv on clv.customer_id = customers.customer_id
 left join churn on churn.customer_id = customers.customer_id

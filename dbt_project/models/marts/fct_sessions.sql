@@ -7,12 +7,24 @@
 -- web_traffic_source_rules: utm_medium, then utm_source, then the referrer host (no referrer or
 -- the brand's own host = direct; a listed search engine / social network; any other site =
 -- referral). The brand's own hosts are the hosts of the sessions' landing pages (page_url).
+-- Incremental (docs/incremental-models.md, macros/sessions.sql): the pre-hook records the
+-- visitors the run's days changed and deletes their sessions from the last one that started by
+-- the first change; the batch rebuilds those visitors' hits from there, numbering on from the
+-- sessions kept.
+{{ config(
+    pre_hook=["{{ sessions_reopen_hook('drop') }}", "{{ sessions_reopen_hook('record') }}", "{{ sessions_reopen_hook('delete') }}"],
+    post_hook=["{{ sessions_reopen_hook('drop') }}"],
+    **replace_by_key_config('session_id')
+) }}
 {%- set gap_minutes = 30 %}
+{%- set run_start = incremental_run_start() %}
+{%- set reopened = sessions_reopened_relation() if run_start is not none else none %}
 
 with web_hits as (
     select
         'web' as source,
         anonymous_id as visitor_key,
+        {{ '0' if run_start is none else 'reopened.kept_sessions' }} as kept_sessions,
         customer_id,
         event_id,
         event_type,
@@ -24,7 +36,8 @@ with web_hits as (
         utm_campaign,
         device,
         cast(null as {{ dbt.type_string() }}) as platform
-    from {{ ref('stg_web__events') }}
+    from {{ ref('stg_web__events') }} as events
+    {{- reopened_hits_join(run_start, reopened, 'web', 'anonymous_id') }}
     where anonymous_id is not null
 ),
 
@@ -32,6 +45,7 @@ app_hits as (
     select
         'app' as source,
         device_id as visitor_key,
+        {{ '0' if run_start is none else 'reopened.kept_sessions' }} as kept_sessions,
         customer_id,
         event_id,
         event_type,
@@ -43,7 +57,8 @@ app_hits as (
         cast(null as {{ dbt.type_string() }}) as utm_campaign,
         cast(null as {{ dbt.type_string() }}) as device,
         platform
-    from {{ ref('stg_app__events') }}
+    from {{ ref('stg_app__events') }} as events
+    {{- reopened_hits_join(run_start, reopened, 'app', 'device_id') }}
     where device_id is not null
 ),
 
@@ -59,6 +74,7 @@ flagged as (
     select
         source,
         visitor_key,
+        kept_sessions,
         customer_id,
         event_id,
         event_type,
@@ -100,6 +116,7 @@ sessions as (
         source,
         visitor_key,
         session_number,
+        max(kept_sessions) as kept_sessions,
         max(case when is_session_start = 1 then event_id end) as first_event_id,
         max(customer_id) as customer_id,
         min(occurred_at) as started_at,
@@ -123,11 +140,18 @@ rules as (
     from {{ ref('web_traffic_source_rules') }}
 ),
 
--- the brand's own hosts: hosts of the pages where web sessions land
+-- the brand's own hosts: hosts of the pages where web sessions land (an incremental batch: its
+-- own sessions and those the table keeps)
 own_hosts as (
-    select distinct lower({{ dbt.split_part('landing_page_url', "'/'", 3) }}) as host
+    select distinct {{ page_host('landing_page_url') }} as host
     from sessions
     where source = 'web' and landing_page_url is not null
+    {%- if run_start is not none %}
+    union
+    select {{ page_host('landing_page_url') }} as host
+    from {{ this }}
+    where source = 'web' and landing_page_url is not null
+    {%- endif %}
 ),
 
 -- classify each distinct referrer host once (few rows): the longest matching rule wins;
@@ -209,7 +233,7 @@ select
     cast(classified.source as {{ dbt.type_string() }}) as source,
     cast(case when classified.source = 'web' then classified.visitor_key end as {{ dbt.type_string() }}) as anonymous_id,
     cast(case when classified.source = 'app' then classified.visitor_key end as {{ dbt.type_string() }}) as device_id,
-    cast(classified.session_number as {{ dbt.type_bigint() }}) as visitor_session_number,
+    cast(classified.kept_sessions + classified.session_number as {{ dbt.type_bigint() }}) as visitor_session_number,
     cast(classified.customer_id as {{ dbt.type_string() }}) as customer_id,
     cast(
         case
