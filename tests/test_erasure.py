@@ -213,8 +213,11 @@ def test_a_malformed_line_naming_an_erased_customer_is_quarantined_without_text(
     monkeypatch.setenv("CEW_PII_HASH_KEY", KEY)
     folder = tmp_path / "landing" / "email_events"
     folder.mkdir(parents=True)
+    # a valid third line: a file with no JSON object at all is no JSONL and fails its day
     (folder / "2026-03-01.jsonl").write_text('{"event_id": "E1", "customer_id": "C7", "campaign_id": \n'
-                                             '{"event_id": "E2", "customer_id": "C8", oops\n')
+                                             '{"event_id": "E2", "customer_id": "C8", oops\n'
+                                             '{"event_id": "E3", "customer_id": "C9", "campaign_id": "K", "email_type": "promo", '
+                                             '"event_type": "sent", "occurred_at": "2026-03-01T08:00:00Z"}\n')
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         erase_customer(con, "C7", KEY)
         result = load_source_day(con, tmp_path / "landing", "email_events", date(2026, 3, 1))
