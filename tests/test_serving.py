@@ -1,8 +1,10 @@
-"""BI serving: the published read-only copy of the marts, read while the nightly run writes.
+"""BI serving: the published read-only copy of the marts, read while the nightly run writes,
+and the dashboard on top of it in a real browser.
 
 One module-scoped world: a first `cew run` publishes, then two reader processes query the
 published file in a loop (one holding a connection open throughout, one opening a fresh one
-per round) while a second `cew run` builds and republishes.
+per round) while a second `cew run` builds and republishes. The dashboard then serves that
+copy and headless Chromium loads every page (screenshots in test-artifacts/dashboard/).
 """
 
 import json
@@ -20,9 +22,13 @@ import pytest
 from orchestration.serving.publish import publish, read_publication
 
 START = date(2026, 2, 1)
-DAYS, SPLIT = 36, 34
+DAYS, SPLIT = 36, 34  # five weeks: every dashboard page has data (band movement looks 28 days back)
 CEW = str(Path(sys.executable).parent / "cew")
 READER = Path(__file__).parent / "support" / "published_reader.py"
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
+# charts each page draws on this world's data (all must show marks; a page may add more)
+MIN_CHARTS = {"overview": 12, "surveys": 5, "retention": 4, "digital": 9, "engagement": 3, "at-risk": 2, "alerts": 0}
 
 
 def _day(i: int) -> str:
@@ -39,7 +45,7 @@ def served(tmp_path_factory):
     from orchestration.demo.generator import generate
 
     root = tmp_path_factory.mktemp("serving")
-    generate(out_dir=root / "landing", customers=150, days=DAYS, start=START, seed=5, messiness=0.0)
+    generate(out_dir=root / "landing", customers=400, days=DAYS, start=START, seed=5, messiness=0.0)
     published = root / "bi" / "cew_marts.duckdb"
     env = {
         **{k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
@@ -101,6 +107,8 @@ def test_published_file_records_the_run_and_matches_the_warehouse(served):
 
 
 def test_published_asset_is_downstream_of_every_mart_and_ml_table(dbt_manifest):
+    import dagster as dg
+
     from orchestration.definitions import defs
     from orchestration.serving.assets import PUBLISHED_KEY
 
@@ -113,6 +121,14 @@ def test_published_asset_is_downstream_of_every_mart_and_ml_table(dbt_manifest):
     parents = {k.to_user_string() for k in defs.resolve_asset_graph().get(PUBLISHED_KEY).parent_keys}
     ml = {"ml/customer_clv", "ml/clv_segments", "ml/clv_model_runs", "ml/customer_churn_scores", "ml/churn_model_runs"}
     assert parents == marts | ml
+    # the dashboard's pages (dbt exposures) are its children, each with the marts it reads
+    graph = defs.resolve_asset_graph()
+    pages = {k.to_user_string() for k in graph.get(PUBLISHED_KEY).child_keys}
+    assert pages == {f"dashboard/{p}" for p in
+                     ("overview", "cx_surveys", "retention", "digital", "engagement", "at_risk", "alerts")}
+    at_risk = {k.to_user_string() for k in graph.get(dg.AssetKey(["dashboard", "at_risk"])).parent_keys}
+    assert at_risk == {"published/marts", "marts/customer_360", "marts/customer_engagement_current"}
+    assert not graph.get(dg.AssetKey(["dashboard", "at_risk"])).is_materializable
 
 
 def test_a_failed_publication_leaves_the_previous_copy(tmp_path):
@@ -135,3 +151,77 @@ def test_a_failed_publication_leaves_the_previous_copy(tmp_path):
         publish(empty, destination, "run-3")
     assert read_publication(destination)[0]["run_id"] == "run-1"
 
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.e2e
+def test_dashboard_pages_render_with_data_in_chromium(served):
+    import urllib.request
+
+    from tests.support.dashboard_browser import CHROMIUM, visit
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make chromium` installs Debian's package"
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "orchestration" / "dashboard" / "app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"],
+        env=served["env"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
+                time.sleep(0.5)
+        report = visit(f"http://127.0.0.1:{port}", SCREENSHOTS)
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[0]
+    assert set(report) == set(MIN_CHARTS)
+    for name, page in report.items():
+        assert page["errors"] == [] and page["problems"] == [], (name, page)
+        assert page["charts"] >= MIN_CHARTS[name] and page["blank_charts"] == [], (name, page)
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 20_000
+    assert report["overview"]["metrics"] == 12
+    assert report["at-risk"]["tables"] == 1
+    with duckdb.connect(str(served["published"]), read_only=True) as con:
+        alerts = con.execute("SELECT count(*) FROM marts.metric_alerts").fetchone()[0]
+    if alerts:
+        assert report["alerts"]["charts"] == 1 and report["alerts"]["tables"] == 1
+    else:
+        assert "No metric breaches its alert rule" in report["alerts"]["text"]
+    assert "Traceback" not in log, log[-3000:]
+
+
+def test_chart_check_tells_marks_from_axes():
+    """The browser test's check for a drawn chart: axes, grid and text (greys) are no marks."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from tests.support.dashboard_browser import colored_pixels
+
+    def png(draw_marks: bool) -> bytes:
+        image = Image.new("RGB", (400, 300), "white")
+        pen = ImageDraw.Draw(image)
+        pen.line([(40, 10), (40, 260), (390, 260)], fill="#888888", width=2)  # axes
+        pen.text((10, 270), "Feb 08  March", fill="#31333f")
+        if draw_marks:
+            pen.ellipse([(200, 100), (210, 110)], fill="#4c78a8")  # one dot of a dot plot
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue()
+
+    assert colored_pixels(png(False)) == 0
+    assert colored_pixels(png(True)) >= 40
