@@ -204,6 +204,38 @@ def test_dashboard_pages_render_with_data_in_chromium(served):
     assert "Traceback" not in log, log[-3000:]
 
 
+@pytest.mark.e2e
+def test_semantic_layer_metrics_equal_metric_values(served):
+    """`mf query` on the dbt semantic layer gives the monthly values of metric_values (segment all)."""
+    import csv
+
+    metrics = ["revenue", "orders", "avg_order_value", "nps", "csat", "ces"]
+    out = served["root"] / "mf.csv"
+    env = {**served["env"], "DBT_PROFILES_DIR": str(REPO)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mf"), "query", "--metrics", ",".join(metrics),
+         "--group-by", "metric_time__month", "--csv", str(out), "--quiet"],
+        cwd=REPO / "dbt_project", env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = list(csv.DictReader(out.open()))
+    got = {(r["metric_time__month"][:10], m): float(r[m]) for r in rows for m in metrics if r[m] not in ("", None)}
+    with duckdb.connect(served["env"]["CEW_WAREHOUSE_PATH"], read_only=True) as con:
+        expected = {
+            (str(d), m): v
+            for m, d, v in con.execute(
+                "SELECT metric_name, period_start, value FROM marts.metric_values WHERE period_grain = 'month' "
+                f"AND segment_name = 'all' AND metric_name IN ({', '.join(repr(m) for m in metrics)}) "
+                "AND sample_size > 0"
+            ).fetchall()
+        }
+    assert {k for k in got if k[1] == "revenue"} == {k for k in expected if k[1] == "revenue"}
+    assert len({k[0] for k in got}) >= 2
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
 def test_chart_check_tells_marks_from_axes():
     """The browser test's check for a drawn chart: axes, grid and text (greys) are no marks."""
     import io
