@@ -45,7 +45,8 @@ def trend_with_band(
     if color and frame[color].nunique() <= 1:
         color = None  # one line needs no legend
     base = alt.Chart(frame).encode(x=alt.X("period_start:T", title=None))
-    enc_color = {"color": alt.Color(f"{color}:N", title=color_title)} if color else {}
+    # full-opacity legend symbols: the band's 0.18 would make them too pale to match the lines
+    enc_color = {"color": alt.Color(f"{color}:N", legend=alt.Legend(title=color_title, symbolOpacity=1))} if color else {}
     tooltip = [alt.Tooltip("period_start:T", title="period"), alt.Tooltip("value:Q", format=",.2f"),
                alt.Tooltip("ci_low:Q", format=",.2f", title="95% low"),
                alt.Tooltip("ci_high:Q", format=",.2f", title="95% high"),

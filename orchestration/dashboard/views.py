@@ -201,7 +201,7 @@ def digital() -> None:
     steps["share"] = steps["sessions"] / max(int(funnel["sessions"]), 1)
     st.altair_chart(
         charts.alt.Chart(steps).mark_bar(color="#4c78a8").encode(
-            y=charts.alt.Y("step:N", title=None), x=charts.alt.X("sessions:Q"),
+            y=charts.alt.Y("step:N", title=None, axis=charts.alt.Axis(labelLimit=220)), x=charts.alt.X("sessions:Q"),
             tooltip=["step", "sessions", charts.alt.Tooltip("share:Q", format=".1%")],
         ).properties(height=140),
         width="stretch",
