@@ -15,7 +15,7 @@ DEMO_MESSINESS ?= 0.01
 # (any other run refuses it). `make dev DEMO_MODE=false` for the UI on real data.
 DEMO_MODE ?= true
 
-.PHONY: install run test test-all dev docs bench lock clean
+.PHONY: install run test test-all dev docs dashboard chromium bench lock clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,10 @@ run: install $(DAGSTER_HOME)  ## generate demo data and run the whole pipeline e
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-test: install  ## the default test suite (what CI runs)
+test: install chromium  ## the default test suite (what CI runs)
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
-test-all: install  ## every suite, slow ones included
+test-all: install chromium  ## every suite, slow ones included
 	CEW_TEST_SLOW=1 $(BIN)/pytest -q $(PYTEST_PARALLEL) -m ""
 
 dev: install $(DAGSTER_HOME)  ## Dagster UI on http://127.0.0.1:3000
@@ -49,6 +49,16 @@ dev: install $(DAGSTER_HOME)  ## Dagster UI on http://127.0.0.1:3000
 
 docs: install  ## dbt docs on http://127.0.0.1:8080
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .. && ../$(BIN)/dbt docs serve --profiles-dir .. --port 8080
+
+DASHBOARD_PORT ?= 8501
+dashboard: install  ## the dashboard on http://127.0.0.1:8501, reading the published marts of the last run
+	$(BIN)/streamlit run orchestration/dashboard/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) \
+		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
+
+# The dashboard's browser test drives Debian's Chromium (apt, as root: CI's clean machine is).
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
 bench: install  ## benchmark at the default scale; results appended to benchmarks/results.md
 	$(BIN)/cew bench

@@ -10,10 +10,14 @@ from orchestration.ml.assets import ml_assets
 from orchestration.resources import build_resources
 from orchestration.schedules import nightly_schedule
 from orchestration.sensors import landing_sensor
+from orchestration.dbt.project import dbt_project
+from orchestration.serving.assets import published_marts
+from orchestration.serving.exposures import dashboard_specs
 from orchestration.settings import load_settings
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, warehouse_dbt_assets, *ml_assets, customer_360_dbt_assets, alert_notifications],
+    assets=[*ingestion_assets, warehouse_dbt_assets, *ml_assets, customer_360_dbt_assets, alert_notifications,
+            published_marts, *dashboard_specs(dbt_project.manifest_path)],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],

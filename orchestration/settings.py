@@ -18,6 +18,7 @@ DATA_DIR = REPO_ROOT / "data"
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_LANDING_DIR": ("data/landing", "Landing zone: one folder per source, files named by business day."),
     "CEW_WAREHOUSE_PATH": ("data/warehouse.duckdb", "DuckDB warehouse file the pipeline writes."),
+    "CEW_PUBLISHED_PATH": ("", "Read-only copy of the public marts for BI tools and the dashboard, replaced whole after each successful run; empty = <warehouse dir>/published/cew_marts.duckdb (its catalog name must not be a schema name such as marts)."),
     "CEW_REPORTING_CURRENCY": ("USD", "ISO 4217 currency all money is reported in."),
     "CEW_REPORTING_TIMEZONE": ("UTC", "Time zone that defines days, weeks and months of the marts."),
     "CEW_PII_HASH_KEY": ("change-me", "Secret key of the keyed hash that pseudonymises customers; a run refuses the default outside demo mode."),
@@ -61,6 +62,11 @@ def _path(name: str) -> Path:
 class Settings:
     landing_dir: Path = field(default_factory=lambda: _path("CEW_LANDING_DIR"))
     warehouse_path: Path = field(default_factory=lambda: _path("CEW_WAREHOUSE_PATH"))
+    # beside the warehouse by default, so a test's or bench's warehouse publishes into its own folder
+    published_path: Path = field(
+        default_factory=lambda: _path("CEW_PUBLISHED_PATH") if _get("CEW_PUBLISHED_PATH") else
+        _path("CEW_WAREHOUSE_PATH").parent / "published" / "cew_marts.duckdb"
+    )
     reporting_currency: str = field(default_factory=lambda: _get("CEW_REPORTING_CURRENCY").upper())
     reporting_timezone: str = field(default_factory=lambda: _get("CEW_REPORTING_TIMEZONE"))
     pii_hash_key: str = field(default_factory=lambda: _get("CEW_PII_HASH_KEY"))
