@@ -12,7 +12,7 @@ DEMO_DAYS ?= 60
 DEMO_START ?= 2026-01-01
 DEMO_MESSINESS ?= 0.01
 
-.PHONY: install run test test-all dev docs bench lock clean
+.PHONY: install run test test-all test-engines dev docs bench lock clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: install  ## the default test suite (what CI runs)
 
 test-all: install  ## every suite, slow ones included
 	CEW_TEST_SLOW=1 $(BIN)/pytest -q $(PYTEST_PARALLEL) -m ""
+
+test-engines: install  ## `cew run` on PostgreSQL and Spark against the DuckDB build (tests/test_engines.py)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/pytest -q -s -m engines tests/test_engines.py
 
 dev: install $(DAGSTER_HOME)  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

@@ -73,7 +73,9 @@ def _dbt_build(
     settings = load_settings()
     days = [date.fromisoformat(key) for key in context.partition_keys]
     # dbt runs as a subprocess and reads its settings and the run's days through env_var()
-    os.environ.update({**settings.dbt_env(), **run_env(days, latest_loaded_day(warehouse))})
+    os.environ.update(
+        {**settings.dbt_env(), **run_env(days, latest_loaded_day(warehouse)), **warehouse.engine().dbt_env()}
+    )
     dbt_args = [*BUILD_ARGS, "--full-refresh"] if config.full_refresh else BUILD_ARGS
     started = time.perf_counter()
     built = checks = failed_checks = 0
