@@ -15,7 +15,7 @@ DEMO_MESSINESS ?= 0.01
 # (any other run refuses it). `make dev DEMO_MODE=false` for the UI on real data.
 DEMO_MODE ?= true
 
-.PHONY: install run test test-all dev docs dashboard chromium bench lock clean
+.PHONY: install run test test-all test-engines dev docs dashboard chromium bench lock clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: install chromium  ## the default test suite (what CI runs)
 
 test-all: install chromium  ## every suite, slow ones included
 	CEW_TEST_SLOW=1 $(BIN)/pytest -q $(PYTEST_PARALLEL) -m ""
+
+test-engines: install  ## `cew run` on PostgreSQL and Spark against the DuckDB build (tests/test_engines.py)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/pytest -q -s -m engines tests/test_engines.py
 
 dev: install $(DAGSTER_HOME)  ## Dagster UI on http://127.0.0.1:3000
 	CEW_DEMO_MODE=$(DEMO_MODE) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

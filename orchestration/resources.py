@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import dagster as dg
 import duckdb
 
+from orchestration.engines import Engine, engine_for
 from orchestration.settings import Settings, load_settings, require_pii_key
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file. One writer at a time: connections are short-lived."""
+    """The DuckDB warehouse file, and the engine the marts are built on (orchestration.engines).
+    One writer at a time: connections are short-lived."""
 
     path: str
 
@@ -31,6 +34,20 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    def engine(self) -> Engine:
+        return engine_for(load_settings())
+
+    def publish_raw(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str], days: Sequence[date]) -> dict[str, int]:
+        """Copy tables of schema raw (of the open DuckDB file) to the engine (nothing on DuckDB)."""
+        return self.engine().publish_raw(con, tables, days)
+
+    @contextmanager
+    def working_copy(self, reads: Sequence[str], writes: Sequence[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection with the engine's tables ``reads``; ``writes`` go back to the engine
+        on success (on DuckDB: the warehouse file itself)."""
+        with self.engine().working_copy(self.connect, reads, writes) as con:
+            yield con
 
 
 class LandingZoneResource(dg.ConfigurableResource):

@@ -13,6 +13,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DATA_DIR = REPO_ROOT / "data"
+ENGINES = ("duckdb", "postgres", "spark")
 
 # name -> (default, description)
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
@@ -41,7 +42,13 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_ALERT_SMTP_STARTTLS": ("false", "Use STARTTLS on the SMTP connection."),
     "CEW_ALERT_EMAIL_FROM": ("warehouse@localhost", "Sender of alert e-mails."),
     "CEW_ALERT_EMAIL_TO": ("", "Comma-separated recipients of alert e-mails."),
-    "CEW_DBT_TARGET": ("duckdb", "dbt target in profiles.yml (duckdb, postgres, spark)."),
+    "CEW_ENGINE": ("duckdb", "Engine the marts are built on and the ML assets read and write: duckdb, postgres or spark (the dbt target of profiles.yml). Ingestion validates in the DuckDB file, then copies the raw tables to the engine."),
+    "CEW_PG_HOST": ("", "PostgreSQL host (CEW_ENGINE=postgres); empty = $PGHOST, else 127.0.0.1."),
+    "CEW_PG_PORT": ("", "PostgreSQL port; empty = $PGPORT, else 5432."),
+    "CEW_PG_USER": ("", "PostgreSQL user; empty = $PGUSER, else postgres."),
+    "CEW_PG_PASSWORD": ("", "PostgreSQL password; empty = $PGPASSWORD."),
+    "CEW_PG_DATABASE": ("", "PostgreSQL database; empty = $PGDATABASE, else warehouse."),
+    "CEW_SPARK_DIR": ("data/spark", "Spark engine (CEW_ENGINE=spark): folder of its Parquet tables, the raw Parquet files and the local metastore."),
     "CEW_DUCKDB_THREADS": ("", "Threads of each DuckDB query (ingestion, dbt, ML); empty = the machine's cores."),
     "CEW_DUCKDB_MEMORY_LIMIT": ("6GiB", "DuckDB memory limit (e.g. 6GiB, 500MB); past it, big joins and sorts spill to disk."),
     "CEW_START_DATE": ("2026-01-01", "First day of the daily partitions."),
@@ -51,6 +58,18 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
 
 def _get(name: str) -> str:
     return os.environ.get(name, SETTINGS_DOC[name][0])
+
+
+def _engine() -> str:
+    engine = _get("CEW_ENGINE").strip().lower()
+    if engine not in ENGINES:
+        raise ValueError(f"CEW_ENGINE={engine!r}: expected one of {', '.join(ENGINES)}")
+    return engine
+
+
+def _pg(part: str, default: str) -> str:
+    """CEW_PG_<part>, else libpq's own PG<part> (PGDATABASE ...), else the default."""
+    return os.environ.get(f"CEW_PG_{part}") or os.environ.get(f"PG{part}") or default
 
 
 def _path(name: str) -> Path:
@@ -89,7 +108,13 @@ class Settings:
     alert_smtp_starttls: bool = field(default_factory=lambda: _get("CEW_ALERT_SMTP_STARTTLS").lower() in ("1", "true", "yes"))
     alert_email_from: str = field(default_factory=lambda: _get("CEW_ALERT_EMAIL_FROM"))
     alert_email_to: str = field(default_factory=lambda: _get("CEW_ALERT_EMAIL_TO"))
-    dbt_target: str = field(default_factory=lambda: _get("CEW_DBT_TARGET"))
+    engine: str = field(default_factory=lambda: _engine())
+    pg_host: str = field(default_factory=lambda: _pg("HOST", "127.0.0.1"))
+    pg_port: int = field(default_factory=lambda: int(_pg("PORT", "5432")))
+    pg_user: str = field(default_factory=lambda: _pg("USER", "postgres"))
+    pg_password: str = field(default_factory=lambda: _pg("PASSWORD", ""))
+    pg_database: str = field(default_factory=lambda: _pg("DATABASE", "warehouse"))
+    spark_dir: Path = field(default_factory=lambda: _path("CEW_SPARK_DIR"))
     duckdb_threads: int = field(default_factory=lambda: int(_get("CEW_DUCKDB_THREADS") or os.cpu_count() or 1))
     duckdb_memory_limit: str = field(default_factory=lambda: _get("CEW_DUCKDB_MEMORY_LIMIT"))
     start_date: str = field(default_factory=lambda: _get("CEW_START_DATE"))
@@ -112,7 +137,24 @@ class Settings:
             "CEW_SURVEY_FATIGUE_INVITATIONS": str(self.survey_fatigue_invitations),
             "CEW_DUCKDB_THREADS": str(self.duckdb_threads),
             "CEW_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            **self.engine_env(),
         }
+
+    def engine_env(self) -> dict[str, str]:
+        """The dbt target (profiles.yml) and its connection, resolved (PG* fallbacks applied)."""
+        return {
+            "CEW_ENGINE": self.engine,
+            "CEW_PG_HOST": self.pg_host,
+            "CEW_PG_PORT": str(self.pg_port),
+            "CEW_PG_USER": self.pg_user,
+            "CEW_PG_PASSWORD": self.pg_password,
+            "CEW_PG_DATABASE": self.pg_database,
+            "CEW_SPARK_DIR": str(self.spark_dir),
+        }
+
+    @property
+    def dbt_target(self) -> str:
+        return self.engine
 
     def duckdb_config(self) -> dict[str, str | int]:
         """DuckDB settings of every connection the pipeline opens (dbt's come from profiles.yml)."""

@@ -21,7 +21,7 @@ def empty_project(tmp_path_factory, dbt_manifest):
     warehouse = root / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         ensure_raw_schema(con)
-    env = {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb"}
+    env = {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_ENGINE": "duckdb"}
     common = {"target_path": root / "target", "log_path": root / "logs"}
     # customer_360 reads the ML assets' tables, which no unit test needs
     for args in (["seed"], ["run", "--empty", "--exclude", AFTER_ML_SELECTION]):

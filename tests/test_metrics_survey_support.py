@@ -253,7 +253,7 @@ def test_dbt_docs_generate_works_offline_and_describes_the_kpi_store(built):
     path = shutil.copy(path, root / "docs.duckdb")
     done = run_dbt(
         ["docs", "generate"],
-        {"CEW_WAREHOUSE_PATH": str(path), "CEW_DBT_TARGET": "duckdb", "CEW_RUN_DATE": RUN_DATE.isoformat()},
+        {"CEW_WAREHOUSE_PATH": str(path), "CEW_ENGINE": "duckdb", "CEW_RUN_DATE": RUN_DATE.isoformat()},
         target_path=root / "target", log_path=root / "logs",
     )
     assert done.returncode == 0, done.stdout[-3000:]

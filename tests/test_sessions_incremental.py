@@ -83,7 +83,7 @@ def _sessions(warehouse: Path) -> list[tuple]:
 
 
 def _dbt(root: Path, warehouse: Path, args: list[str], env: dict[str, str]) -> None:
-    done = run_dbt(args, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb", **env},
+    done = run_dbt(args, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_ENGINE": "duckdb", **env},
                    target_path=root / "target", log_path=root / "logs")
     assert done.returncode == 0, done.stdout[-4000:]
 
@@ -159,13 +159,13 @@ def test_data_tests_of_a_nightly_run_check_the_rows_it_wrote(world):
                     "FROM marts.fct_sessions WHERE session_id = 'web:W04'")
     try:
         unique_test = ["test", "--select", "unique_fct_sessions_session_id"]
-        nightly = run_dbt(unique_test, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb",
+        nightly = run_dbt(unique_test, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_ENGINE": "duckdb",
                                         "CEW_RUN_START_DATE": DAY2, "CEW_RUN_DATE": DAY2},
                           target_path=root / "target", log_path=root / "logs")
         assert nightly.returncode == 0, nightly.stdout[-3000:]
         compiled = next((root / "target" / "compiled").rglob("unique_fct_sessions_session_id.sql")).read_text()
         assert "started_at >= " in compiled
-        everything = run_dbt(unique_test, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb",
+        everything = run_dbt(unique_test, {"CEW_WAREHOUSE_PATH": str(warehouse), "CEW_ENGINE": "duckdb",
                                            "CEW_RUN_DATE": DAY2},
                              target_path=root / "target", log_path=root / "logs")
         assert everything.returncode != 0 and "FAIL 1" in everything.stdout, everything.stdout[-3000:]

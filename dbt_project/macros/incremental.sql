@@ -40,7 +40,55 @@
 {%- endmacro %}
 
 {#- Config of a model whose incremental batches replace rows by key (dbt's delete+insert: the
-    target's rows with a key of the batch are deleted, then the batch is inserted). -#}
-{% macro replace_by_key_config(unique_key) -%}
-    {{ return({'materialized': 'incremental', 'unique_key': unique_key, 'incremental_strategy': 'delete+insert', 'on_schema_change': 'fail'}) }}
+    target's rows with a key of the batch are deleted, then the batch is inserted).
+    `also_replace`: a condition on the target's rows that an incremental batch with a run window
+    replaces whatever their key (they are deleted first). -#}
+{% macro replace_by_key_config(unique_key, also_replace=none) -%}
+    {{ return(adapter.dispatch('replace_by_key_config')(unique_key, also_replace)) }}
+{%- endmacro %}
+
+{% macro default__replace_by_key_config(unique_key, also_replace) -%}
+    {%- set model_config = {'materialized': 'incremental', 'unique_key': unique_key, 'incremental_strategy': 'delete+insert', 'on_schema_change': 'fail'} -%}
+    {%- if also_replace -%}
+        {%- do model_config.update({'pre_hook': "{% if incremental_run_start() %}delete from {{ this }} where " ~ also_replace ~ "{% endif %}"}) -%}
+    {%- endif -%}
+    {{ return(model_config) }}
+{%- endmacro %}
+
+{#- Spark's Parquet tables cannot delete rows: dbt-spark's insert_overwrite, which the override of
+    get_insert_overwrite_sql below makes replace by key. -#}
+{% macro spark__replace_by_key_config(unique_key, also_replace) -%}
+    {{ return({'materialized': 'incremental', 'unique_key': unique_key, 'incremental_strategy': 'insert_overwrite', 'file_format': 'parquet', 'on_schema_change': 'fail', 'meta': {'also_replace': also_replace}}) }}
+{%- endmacro %}
+
+{#- dbt-spark's insert_overwrite, by key for a model with a unique_key (replace_by_key_config):
+    the new table is the batch plus the target's rows whose key the batch does not hold (nor
+    `also_replace` selects), staged in `<table>__dbt_keep` (Spark cannot overwrite a table it
+    reads from), then written over the target. The same rows as delete+insert; the table's
+    files are rewritten (Parquet without Delta cannot delete), the batch alone is computed. -#}
+{% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) -%}
+    {%- set unique_key = config.get('unique_key') -%}
+    {%- if not unique_key -%}
+        {{ return(dbt_spark.get_insert_overwrite_sql(source_relation, target_relation, existing_relation)) }}
+    {%- endif -%}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set columns = adapter.get_columns_in_relation(target_relation) | map(attribute='quoted') | join(', ') -%}
+    {%- set also_replace = (config.get('meta') or {}).get('also_replace') if incremental_run_start() else none -%}
+    {%- set keep = target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__dbt_keep'}) -%}
+    {%- do run_query('drop table if exists ' ~ keep) -%}
+    {%- set stage -%}
+        create table {{ keep }} using parquet as
+        select {{ columns }} from {{ source_relation }}
+        union all
+        select {{ columns }} from {{ target_relation }} as target_row
+        where not exists (
+            select 1 from {{ source_relation }} as batch_row
+            where {% for key in keys %}batch_row.{{ key }} = target_row.{{ key }}{% if not loop.last %} and {% endif %}{% endfor %}
+        )
+        {%- if also_replace %}
+            and not ({{ also_replace }})
+        {%- endif %}
+    {%- endset -%}
+    {%- do run_query(stage) -%}
+    insert overwrite table {{ target_relation }} select {{ columns }} from {{ keep }}
 {%- endmacro %}

@@ -19,6 +19,7 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of functi
 
 METRIC_ALERTS_KEY = dg.AssetKey(["marts", "metric_alerts"])
 
+LEDGER_TABLE = "ops.alert_notifications"
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE TABLE IF NOT EXISTS ops.alert_notifications (
@@ -79,7 +80,7 @@ def alert_notifications(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, alert_channels: AlertChannelsResource
 ) -> dg.MaterializeResult:
     notifiers = [LogNotifier(context.log), *alert_channels.notifiers()]
-    with warehouse.connect() as con:
+    with warehouse.working_copy(reads=["marts.metric_alerts", LEDGER_TABLE], writes=[LEDGER_TABLE]) as con:
         alerts = pending_alerts(con)
         if alerts:
             for notifier in notifiers:

@@ -103,7 +103,7 @@ def _dbt_build(
     if pending and pending < min(days):
         context.log.warning(f"days from {pending} were loaded but never built (an interrupted run): rebuilding them too")
     # dbt runs as a subprocess and reads its settings and the run's days through env_var()
-    os.environ.update({**settings.dbt_env(), **window})
+    os.environ.update({**settings.dbt_env(), **window, **warehouse.engine().dbt_env()})
     dbt_args = [*BUILD_ARGS, "--full-refresh"] if config.full_refresh else BUILD_ARGS
     started = time.perf_counter()
     built = checks = failed_checks = 0

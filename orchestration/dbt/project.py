@@ -18,10 +18,14 @@ _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
+_engine = load_settings().engine
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=REPO_ROOT,
-    target=load_settings().dbt_target,
+    target=_engine,
+    # one parse per engine (the manifest records the adapter): a PostgreSQL or Spark run beside a
+    # DuckDB one does not re-parse the project under it
+    target_path=Path("target") if _engine == "duckdb" else Path("target") / _engine,
 )
 
 
@@ -39,10 +43,14 @@ def _parse_env() -> dict[str, str]:
     return load_settings().dbt_env()
 
 
+# where the warehouse is, not what the project is
+_CONNECTION_ENV = {"CEW_WAREHOUSE_PATH", "CEW_SPARK_DIR"} | {f"CEW_PG_{p}" for p in ("HOST", "PORT", "USER", "PASSWORD", "DATABASE")}
+
+
 def project_fingerprint() -> str:
-    """SHA-256 over the dbt version, the settings dbt reads (but the warehouse path, which
-    only the profile uses) and every file dbt parses: the project, seeds, profiles."""
-    env = {k: v for k, v in sorted(_parse_env().items()) if k != "CEW_WAREHOUSE_PATH"}
+    """SHA-256 over the dbt version, the settings dbt reads (but the connection settings,
+    which only the profile uses) and every file dbt parses: the project, seeds, profiles."""
+    env = {k: v for k, v in sorted(_parse_env().items()) if k not in _CONNECTION_ENV}
     digest = hashlib.sha256(importlib.metadata.version("dbt-core").encode() + repr(env).encode())
     files = [REPO_ROOT / "profiles.yml", *sorted((REPO_ROOT / "seeds").rglob("*"))]
     files += sorted(

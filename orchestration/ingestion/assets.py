@@ -79,6 +79,9 @@ def build_ingestion_asset(source: Source) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             # every day of the run in one set-based pass; a broken file fails its own day only
             results = load_source_days(con, landing.root, source.name, _partition_days(context), load_id=load_id)
+            # then to the engine the marts are built on (PostgreSQL, Spark; nothing on DuckDB)
+            warehouse.publish_raw(con, [source.raw_table, source.quarantine_table, "load_ledger"],
+                                  _partition_days(context))
         for result in results:
             if result.status == "failed":
                 context.log.error(f"load failed: {result.error}")

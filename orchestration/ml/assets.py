@@ -45,6 +45,17 @@ from orchestration.settings import load_settings
 
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `multi_asset`", category=dg.BetaWarning)
 
+# what the assets read and write: copied from and to the engine when it is not DuckDB
+# (orchestration.engines); the per-run tables are read too, as a run appends to them
+CLV_READS = ["staging.stg_shop__orders", "marts.dim_customers", "intermediate.int_subscriptions__plan_periods",
+             "ml.clv_model_runs"]
+CHURN_READS = [
+    *CLV_READS[:3], "staging.stg_billing__subscription_events", "marts.fct_engagement_events",
+    "marts.customer_engagement_daily", "marts.fct_support_tickets", "marts.fct_survey_responses", "ml.churn_model_runs",
+]
+CLV_WRITES = ["ml.customer_clv", "ml.clv_model_runs", "ml.clv_segments"]
+CHURN_WRITES = ["ml.customer_churn_scores", "ml.churn_model_runs"]
+
 CLV_CHECK = "clv_fit_converged"
 CHURN_CHECK = "churn_model_beats_recency_baseline"
 
@@ -179,7 +190,7 @@ def clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = load_settings()
     as_of = run_as_of_date(context, latest_loaded_day(warehouse))
     started = time.perf_counter()
-    with warehouse.connect() as con:
+    with warehouse.working_copy(reads=CLV_READS, writes=CLV_WRITES) as con:
         result = clv_model.compute_clv(
             con, as_of, active_window_days=settings.active_window_days,
             max_lifespan_years=settings.clv_max_lifespan_years,
@@ -236,7 +247,7 @@ def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     settings = load_settings()
     as_of = run_as_of_date(context, latest_loaded_day(warehouse))
     started = time.perf_counter()
-    with warehouse.connect() as con:
+    with warehouse.working_copy(reads=CHURN_READS, writes=CHURN_WRITES) as con:
         result = churn_model.train_and_score(
             con, as_of, horizon_days=settings.churn_horizon_days, active_window_days=settings.active_window_days,
             snapshot_step_days=settings.churn_snapshot_step_days, max_train_rows=settings.churn_max_train_rows,

@@ -5,9 +5,8 @@
   database ``warehouse`` and yields its :class:`PostgresSettings`. The server is stopped and
   the folder removed on exit, whatever happened. PostgreSQL refuses to run as root: under
   root every server program runs as the ``postgres`` OS user.
-* :func:`copy_duckdb_schemas_to_postgres` recreates the tables of DuckDB schemas in
-  PostgreSQL with mapped types and bulk-copies the rows (DuckDB ``COPY TO`` CSV, then
-  PostgreSQL ``COPY FROM STDIN``), never row by row.
+* :func:`copy_duckdb_schemas_to_postgres` copies every table of DuckDB schemas to PostgreSQL
+  (``orchestration.engines.postgres.copy_to_postgres``: mapped types, bulk COPY).
 * :func:`run_dbt` runs the repository's dbt in ``dbt_project/`` with ``--profiles-dir`` at
   the repository root; :func:`dbt_failures` and friends read its ``run_results.json``.
 """
@@ -33,6 +32,10 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from orchestration.engines.postgres import TableCopy, copy_to_postgres  # noqa: E402
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 PG_VERSION = "15"
 PG_OS_USER = "postgres"  # the OS account server programs run as when we are root
@@ -75,7 +78,7 @@ class PostgresSettings:
     def dbt_env(self) -> dict[str, str]:
         """The environment the ``postgres`` target of profiles.yml reads."""
         return {
-            "CEW_DBT_TARGET": "postgres",
+            "CEW_ENGINE": "postgres",
             "CEW_PG_HOST": self.host,
             "CEW_PG_PORT": str(self.port),
             "CEW_PG_USER": self.user,
@@ -329,65 +332,6 @@ def postgres_server(
 
 # --------------------------------------------------------------------------- copy
 
-_SIMPLE_TYPES = {
-    "VARCHAR": "text",
-    "BIGINT": "bigint",
-    "INTEGER": "integer",
-    "SMALLINT": "smallint",
-    "TINYINT": "smallint",
-    "UTINYINT": "smallint",
-    "USMALLINT": "integer",
-    "UINTEGER": "bigint",
-    "UBIGINT": "numeric(20,0)",
-    "HUGEINT": "numeric(39,0)",
-    "UHUGEINT": "numeric(39,0)",
-    "DOUBLE": "double precision",
-    "FLOAT": "real",
-    "BOOLEAN": "boolean",
-    "DATE": "date",
-    "TIME": "time",
-    "TIME WITH TIME ZONE": "timetz",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP_S": "timestamp(0)",
-    "TIMESTAMP_MS": "timestamp(3)",
-    "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-    "INTERVAL": "interval",
-    "UUID": "uuid",
-    "JSON": "json",
-    "BLOB": "bytea",
-    "BIT": "varbit",
-}
-
-
-def _qi(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def postgres_column(name: str, duckdb_type: str) -> tuple[str, str]:
-    """(PostgreSQL type, DuckDB expression to export) for one DuckDB column."""
-    typ = duckdb_type.strip().upper()
-    col = _qi(name)
-    if typ in _SIMPLE_TYPES:
-        pg = _SIMPLE_TYPES[typ]
-        if typ == "BLOB":
-            return pg, f"'\\x' || hex({col})"  # bytea hex input format
-        if typ == "TIMESTAMP_NS":
-            return pg, f"{col}::TIMESTAMP"
-        return pg, col
-    decimal = re.fullmatch(r"(?:DECIMAL|NUMERIC)\((\d+),\s*(\d+)\)", typ)
-    if decimal:
-        return f"numeric({decimal[1]},{decimal[2]})", col
-    if typ.endswith("]") or typ.startswith(("STRUCT", "MAP", "UNION")):
-        return "jsonb", f"to_json({col})"  # lists, arrays and nested values travel as JSON
-    if typ.startswith(("VARCHAR", "ENUM(")):
-        return "text", f"{col}::VARCHAR"
-    raise ValueError(f"column {name!r}: no PostgreSQL mapping for DuckDB type {duckdb_type}")
-
 
 def _as_settings(pg_settings: PostgresSettings | Mapping[str, Any]) -> PostgresSettings:
     if isinstance(pg_settings, PostgresSettings):
@@ -412,11 +356,9 @@ def copy_duckdb_schemas_to_postgres(
     """Recreate every table of ``schemas`` of a DuckDB database in PostgreSQL, rows included.
 
     ``duckdb_path`` is a database file (opened read-only, so no other process may hold it
-    open for writing) or an open DuckDB connection. Each table is dropped (CASCADE: views
-    over it go too) and created again with mapped column types, in one transaction. Rows
-    travel as CSV: DuckDB ``COPY TO`` with every non-NULL value quoted, so that an unquoted
-    empty field is NULL and ``""`` an empty string, then ``COPY FROM STDIN`` through psycopg2.
-    Returns ``{"schema.table": rows}``; raises when PostgreSQL received a different count.
+    open for writing) or an open DuckDB connection. A table with other columns is dropped
+    (CASCADE) and created again with mapped column types, one with the same columns emptied,
+    all in one transaction. Returns ``{"schema.table": rows}``; raises when PostgreSQL received a different count.
     """
     import duckdb
 
@@ -428,68 +370,24 @@ def copy_duckdb_schemas_to_postgres(
         if not path.is_file():
             raise FileNotFoundError(f"DuckDB database {path} does not exist")
         duck_ctx = contextlib.closing(duckdb.connect(str(path), read_only=True))
-
-    copied: dict[str, int] = {}
-    with tempfile.TemporaryDirectory(prefix="cew-pgcopy-") as tmp, duck_ctx as duck:
-        plan: list[tuple[str, str, list[tuple[str, str]], Path, int]] = []
-        for schema in schemas:
+    with duck_ctx as duck:
+        tables = []
+        for schema in dict.fromkeys(schemas):
             found = duck.execute(
                 "SELECT count(*) FROM duckdb_schemas() WHERE database_name = current_database() AND schema_name = ?",
                 [schema],
             ).fetchone()[0]
             if not found:
                 raise ValueError(f"DuckDB database has no schema {schema!r}")
-            tables = [
-                r[0]
+            tables += [
+                TableCopy(schema, r[0])
                 for r in duck.execute(
                     "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
                     "AND schema_name = ? AND NOT temporary ORDER BY table_name",
                     [schema],
                 ).fetchall()
             ]
-            for table in tables:
-                columns = duck.execute(
-                    "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-                    "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-                    [schema, table],
-                ).fetchall()
-                mapped = [(name, *postgres_column(name, typ)) for name, typ in columns]
-                csv_file = Path(tmp) / f"{len(plan)}.csv"
-                select = ", ".join(f"{expr} AS {_qi(name)}" for name, _pg, expr in mapped)
-                rows = duck.execute(
-                    f"COPY (SELECT {select} FROM {_qi(schema)}.{_qi(table)}) TO {_sql_str(str(csv_file))} "
-                    "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', FORCE_QUOTE *)"
-                ).fetchone()[0]
-                plan.append((schema, table, [(n, pg) for n, pg, _e in mapped], csv_file, rows))
-
-        con = settings.connect()
-        try:
-            header = "HEADER MATCH" if con.server_version >= 150000 else "HEADER"
-            with con, con.cursor() as cur:  # one transaction: all tables or none
-                for schema in dict.fromkeys(schemas):
-                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_qi(schema)}")
-                for schema, table, columns, csv_file, rows in plan:
-                    target = f"{_qi(schema)}.{_qi(table)}"
-                    cur.execute(f"DROP TABLE IF EXISTS {target} CASCADE")
-                    cur.execute(f"CREATE TABLE {target} ({', '.join(f'{_qi(n)} {t}' for n, t in columns)})")
-                    column_list = ", ".join(_qi(n) for n, _t in columns)
-                    with open(csv_file, "rb") as f:
-                        cur.copy_expert(
-                            f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv, {header}, "
-                            "DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULL '', ENCODING 'UTF8')",
-                            f,
-                            size=1 << 20,
-                        )
-                    if cur.rowcount not in (-1, rows):
-                        raise RuntimeError(
-                            f"{schema}.{table}: DuckDB exported {rows} rows, PostgreSQL took {cur.rowcount}"
-                        )
-                    if analyze:
-                        cur.execute(f"ANALYZE {target}")
-                    copied[f"{schema}.{table}"] = rows
-        finally:
-            con.close()
-    return copied
+        return copy_to_postgres(duck, settings.connect_kwargs(), tables, analyze=analyze)
 
 
 # --------------------------------------------------------------------------- dbt

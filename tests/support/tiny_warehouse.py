@@ -50,7 +50,7 @@ def build_tiny_warehouse(
             result = load_source_day(con, landing, source_name, date.fromisoformat(day))
             assert result.status == "loaded" and not result.rows_quarantined, (source_name, day, result)
     dbt_env = {
-        "CEW_WAREHOUSE_PATH": str(warehouse), "CEW_DBT_TARGET": "duckdb", "CEW_RUN_DATE": run_date.isoformat(),
+        "CEW_WAREHOUSE_PATH": str(warehouse), "CEW_ENGINE": "duckdb", "CEW_RUN_DATE": run_date.isoformat(),
         **(env or {}),
     }  # fmt: skip
     common = {"target_path": root / "target", "log_path": root / "logs"}

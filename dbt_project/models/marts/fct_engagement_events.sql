@@ -1,9 +1,6 @@
 {%- set streamed_sources = ['web', 'app', 'email', 'social'] %}
 {%- set streamed_list = "('" ~ streamed_sources | join("', '") ~ "')" %}
-{{ config(
-    pre_hook="{% if incremental_run_start() %}delete from {{ this }} where source not in " ~ streamed_list ~ "{% endif %}",
-    **replace_by_key_config('event_id')
-) }}
+{{ config(**replace_by_key_config('event_id', also_replace='source not in ' ~ streamed_list)) }}
 -- Every interaction of a known customer_id from every source, one row per event, with its
 -- engagement weight. customer_id is kept as delivered; dim_customer_id points at dim_customers
 -- and falls back to the unknown-customer member while the customer is not (yet) in the CRM.
@@ -12,7 +9,7 @@
 -- that the table holds from its days, or whose customer's CRM row its days delivered (so
 -- late-arriving customers re-link); the events derived from entity sources (orders, tickets,
 -- surveys, referrals, registrations: a new version may withdraw one) are small and are all
--- rebuilt (deleted by the pre-hook, then inserted). A seed weight change needs --full-refresh.
+-- rebuilt (also_replace: deleted, then inserted). A seed weight change needs --full-refresh.
 {%- set run_start = incremental_run_start() %}
 with events as (
     select * from {{ ref('int_engagement_events__unioned') }}

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    unique_key=['customer_id', 'score_date'],
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-) }}
+{{ config(**replace_by_key_config(['customer_id', 'score_date'])) }}
 -- One row per CRM customer and day, from the customer's signup (or first event, if earlier) to
 -- the run date: score = sum over the events of the trailing engagement_window_days (the scored
 -- day and the days before it) of the event's weight (seed engagement_event_weights), optionally
