@@ -116,9 +116,10 @@ def _resolve_days(landing: Path, day: str | None, from_day: str | None, to_day: 
     "--full-refresh", is_flag=True,
     help="Rebuild dbt's incremental models from all history (after a seed change, e.g. new engagement weights).",
 )
+@click.option("--retrain-churn", is_flag=True, help="Retrain the churn model even if a saved one is recent enough.")
 def run(
     landing: Path | None, warehouse: Path | None, day: str | None, from_day: str | None, to_day: str | None,
-    full_refresh: bool,
+    full_refresh: bool, retrain_churn: bool,
 ):
     """Materialise the whole asset graph (ingestion, dbt, Python assets) for the given days.
 
@@ -138,7 +139,7 @@ def run(
     days = _resolve_days(settings.landing_dir, day, from_day, to_day)
     from orchestration.pipeline import run_pipeline
 
-    outcome = run_pipeline(days, log=_echo, full_refresh=full_refresh)
+    outcome = run_pipeline(days, log=_echo, full_refresh=full_refresh, retrain_churn=retrain_churn)
     if not outcome.success:
         for problem in outcome.problems:
             _echo(f"ERROR: {problem}")
