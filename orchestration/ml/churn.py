@@ -24,9 +24,18 @@ score the customers active on the run date.
   rows and lost to the recency rule; the overlapping one scored 0.875 without cross-fitting and
   0.743 with it, for a model whose AUC against the generator's truth is 0.711.
 * Model: scikit-learn ``HistGradientBoostingClassifier`` inside ``CalibratedClassifierCV``
-  (3 folds; isotonic with at least 1,000 training rows, else sigmoid). The production model is
-  refitted on every labelled snapshot (the evaluation one included; the sampled customers' rows)
-  and scores the run date.
+  (3 folds; isotonic with at least 1,000 training rows, else sigmoid), in two candidate
+  configurations (``CANDIDATES``) judged on the evaluation snapshot as above; the better ROC AUC
+  is kept (out-of-time model choice; the kept AUC is that of a choice between two, slightly
+  optimistic). The production model, the kept candidate, is refitted on every labelled snapshot
+  (the evaluation one included; the sampled customers' rows) and scores the run date.
+* Retraining (``retrain_days``, ``CEW_CHURN_RETRAIN_DAYS``): a run reuses the newest saved model
+  trained in the ``retrain_days`` before it whose signature (file format, ``FEATURE_SET_VERSION``,
+  the features offered, horizon, active window) is the run's, and only scores; it computes the
+  features of the run date and the newest labelled snapshot, where the saved model is judged
+  out of time once that snapshot is past its training window. ``force_retrain`` (``cew run
+  --full-refresh`` / ``--retrain-churn``) trains regardless. ML stage cost on the nights between
+  retrainings: features of two snapshots and the scoring.
 * Baselines on the same evaluation rows: ``recency_rule`` (days since the last completed order,
   no order = the tenure) and ``bgnbd_p_alive`` (1 - P(alive) of a BG/NBD fitted on the orders up
   to S_eval; a customer without orders counts as P(alive) = 1).
@@ -386,8 +395,8 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     # between are neither, so their features are not computed. A reused model needs only the
     # latest labelled snapshot (its evaluation) and the run date.
     snaps = [s for s in snapshot_dates(first, as_of, snapshot_step_days) if s + timedelta(days=horizon_days) <= as_of]
-    if reuse is not None:
-        snaps = snaps[-1:]
+    if reuse is not None:  # the newest labelled snapshot, if the saved model has not learnt from it
+        snaps = [s for s in snaps[-1:] if s > reuse[1]["train_end_snapshot"]]
     snaps.append(as_of)
     feats, sample = build_features(con, snaps, as_of, horizon_days=horizon_days, active_window_days=active_window_days,
                                    max_train_rows=None if reuse is not None else max_train_rows)

@@ -5,7 +5,8 @@ happened on or before S: orders by ``ordered_date``, engagement events by ``occu
 subscription state from the plan period containing S, the engagement score of day S (and of
 S-7, S-30; the score of a day only counts events up to that day), support tickets opened by S
 (open = not resolved by S; first response only when it came by S), the latest survey answer
-responded by S. ``tests/test_ml_churn.py`` proves it: features of S do not change when events
+responded by S, survey invitations sent by S (answered = answered by S), tickets reopened by S.
+``tests/test_ml_fast.py`` proves it: features of S do not change when events
 after S are added.
 
 Population of S: CRM customers signed up by S who are **active** at S (spec: a paid
@@ -16,8 +17,12 @@ it is null while S + horizon is after the as-of date (not yet observed).
 Three steps: the population and labels of every snapshot (a temp table), the training sample
 (``build_features``: with a cap on labelled rows, whole customers by the MD5 of their id), then
 the features of the rows kept. Sampling only drops rows: a kept row's features are the same.
+The per-channel features come from running totals per customer and day (one window pass over
+the kept customers' events) looked up on S, S-7, S-30 and S-90 by ASOF joins, so their cost
+grows with the events, not with events x snapshots. CRM attributes (persona, opt-in) are the
+current CRM version: they describe who the customer is and are not dated.
 
-Known limit: an order's ``status`` (and a ticket's resolution) is its latest known version
+Known limit: an order's ``status`` (and a ticket's resolution and contact count) is its latest known version
 (staging keeps the latest delivery), so an order completed before S but returned after S counts
 as not completed; features count only completed orders and order events, never returns' dates.
 """
