@@ -116,9 +116,10 @@ def _resolve_days(landing: Path, day: str | None, from_day: str | None, to_day: 
     "--full-refresh", is_flag=True,
     help="Rebuild dbt's incremental models from all history (after a seed change, e.g. new engagement weights).",
 )
+@click.option("--retrain-churn", is_flag=True, help="Retrain the churn model even if a saved one is recent enough.")
 def run(
     landing: Path | None, warehouse: Path | None, day: str | None, from_day: str | None, to_day: str | None,
-    full_refresh: bool,
+    full_refresh: bool, retrain_churn: bool,
 ):
     """Materialise the whole asset graph (ingestion, dbt, Python assets) for the given days.
 
@@ -139,7 +140,7 @@ def run(
     days = _resolve_days(settings.landing_dir, day, from_day, to_day)
     from orchestration.pipeline import run_pipeline
 
-    outcome = run_pipeline(days, log=_echo, full_refresh=full_refresh)
+    outcome = run_pipeline(days, log=_echo, full_refresh=full_refresh, retrain_churn=retrain_churn)
     if not outcome.success:
         for problem in outcome.problems:
             _echo(f"ERROR: {problem}")
@@ -259,17 +260,35 @@ def engagement_report_command(warehouse: Path | None, truth: Path) -> None:
 
 
 @cli.command(name="engagement-calibrate")
-@_warehouse_and_truth_options
-@click.option("--out", type=click.Path(path_type=Path), help="Write the proposed weights here (CSV, the seed's format).")
-def engagement_calibrate_command(warehouse: Path | None, truth: Path, out: Path | None) -> None:
-    """Fit the engagement event weights to real churn on generated data and report the change."""
+@click.option("--warehouse", type=click.Path(path_type=Path, exists=True), help="DuckDB warehouse file [CEW_WAREHOUSE_PATH].")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Proposed weights CSV (the seed's format) [<warehouse dir>/proposals/engagement_event_weights-<date>.csv].")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@click.option("--truth", type=click.Path(path_type=Path, exists=True),
+              help="Demo data only: also report the AUC against the generator's truth (not used by the fit).")
+def engagement_calibrate_command(warehouse: Path | None, out: Path | None, force: bool, truth: Path | None) -> None:
+    """Fit the engagement event weights to the churn the warehouse observed; write a proposal to review.
+
+    The proposal (CSV) and its review (the same name with .md: AUC before/after, band shares,
+    changed weights) are new files; the seed in use is never touched: copy the CSV over
+    seeds/engagement_event_weights.csv once reviewed, then `cew run --full-refresh`."""
     from orchestration.evaluation.engagement import calibrate_weights
 
-    calibration = calibrate_weights(warehouse or load_settings().warehouse_path, truth)
+    path = warehouse or load_settings().warehouse_path
+    try:
+        calibration = calibrate_weights(path, truth)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    out = out or Path(path).resolve().parent / "proposals" / f"engagement_event_weights-{calibration.as_of}.csv"
+    review = out.with_suffix(".md")
+    for target in (out, review):
+        if target.exists() and not force:
+            raise click.ClickException(f"{target} exists: pass --force to overwrite it, or another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    calibration.write_csv(out)
+    review.write_text(calibration.markdown(), encoding="utf-8")
     click.echo(calibration.markdown())
-    if out:
-        calibration.write_csv(out)
-        click.echo(f"proposed weights written to {out}")
+    click.echo(f"proposed weights written to {out} (review: {review}); the seed in use is unchanged")
 
 
 def main() -> None:

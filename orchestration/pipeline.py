@@ -57,13 +57,15 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refresh: bool = False) -> PipelineOutcome:
+def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refresh: bool = False,
+                 retrain_churn: bool = False) -> PipelineOutcome:
     from orchestration.dbt.project import prepare_manifest
 
     started = time.perf_counter()
     log("preparing dbt manifest (dbt parse) ...")
     prepare_manifest()
     from orchestration.dbt.assets import customer_360_dbt_assets, warehouse_dbt_assets
+    from orchestration.ml.assets import churn_assets
     from orchestration.definitions import defs
     from orchestration.partitions import daily_partitions
 
@@ -105,7 +107,11 @@ def run_pipeline(days: list[date], log: Callable[[str], None] = print, full_refr
             raise_on_error=False,
             run_config={
                 "loggers": {"console": {"config": {"log_level": "INFO"}}},
-                "ops": {op: {"config": {"full_refresh": full_refresh}} for op in (warehouse_dbt_assets.op.name, customer_360_dbt_assets.op.name)},
+                "ops": {
+                    **{op: {"config": {"full_refresh": full_refresh}} for op in (warehouse_dbt_assets.op.name, customer_360_dbt_assets.op.name)},
+                    # a full refresh also retrains the churn model (new data or seeds: a saved model is stale)
+                    churn_assets.op.name: {"config": {"retrain": full_refresh or retrain_churn}},
+                },
             },
         )
     outcome = PipelineOutcome(result.success, time.perf_counter() - started, run_id=result.run_id)

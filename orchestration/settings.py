@@ -31,6 +31,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_CHURN_HORIZON_DAYS": ("90", "Churn label horizon, days."),
     "CEW_CHURN_SNAPSHOT_STEP_DAYS": ("7", "Days between the past snapshots the churn model learns from (counted back from the run date)."),
     "CEW_CHURN_MAX_TRAIN_ROWS": ("200000", "Most labelled rows the churn model trains on: above it, a sample of whole customers (by a hash of their id); evaluation and scoring still cover everyone. 0 = no cap."),
+    "CEW_CHURN_RETRAIN_DAYS": ("7", "Retrain the churn model when the newest saved one is this many days old (or the features changed); in between, runs load it and only score. 0 = retrain every run."),
     "CEW_CLV_ANNUAL_DISCOUNT_RATE": ("0.1", "Yearly discount rate of the 12-month probabilistic CLV (0 = undiscounted)."),
     "CEW_CLV_MAX_LIFESPAN_YEARS": ("10", "Cap of the expected customer lifespan (years) in the simple CLV."),
     "CEW_SURVEY_FATIGUE_INVITATIONS": ("3", "A customer with more survey invitations than this in 30 days is flagged as fatigued."),
@@ -97,6 +98,7 @@ class Settings:
     churn_horizon_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_HORIZON_DAYS")))
     churn_snapshot_step_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_SNAPSHOT_STEP_DAYS")))
     churn_max_train_rows: int | None = field(default_factory=lambda: int(_get("CEW_CHURN_MAX_TRAIN_ROWS") or 0) or None)
+    churn_retrain_days: int = field(default_factory=lambda: int(_get("CEW_CHURN_RETRAIN_DAYS") or 0))
     clv_annual_discount_rate: float = field(default_factory=lambda: float(_get("CEW_CLV_ANNUAL_DISCOUNT_RATE")))
     clv_max_lifespan_years: float = field(default_factory=lambda: float(_get("CEW_CLV_MAX_LIFESPAN_YEARS")))
     survey_fatigue_invitations: int = field(default_factory=lambda: int(_get("CEW_SURVEY_FATIGUE_INVITATIONS")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import csv
@@ -174,35 +174,37 @@ def test_roc_auc_by_hand():
     assert roc_auc([1, 2, 3], [False, False, False]) != roc_auc([1, 2, 3], [False, False, False])  # nan
 
 
-def test_calibration_raises_the_weight_that_carries_the_signal_and_keeps_signs(tmp_path):
-    """A hand-made world: staying depends on page views only; e-mail opens are noise; an
-    unsubscribe (declared negative) comes more often from customers who stay. The fit must move
-    weight to page views, keep the unsubscribe negative and the sent e-mail at 0."""
+def test_calibration_from_observed_churn_raises_the_weight_that_carries_the_signal(tmp_path):
+    """A hand-made warehouse, no truth file: every customer holds a paid plan (active on every
+    snapshot, spec); the churners' plan ends on 2026-04-15, so they are "not active 90 days
+    later" on every snapshot from mid-January. Churners view fewer pages (4 a month against 10);
+    e-mail opens are noise; an unsubscribe (declared negative) comes more often from customers
+    who stay. The fit on the warehouse's own labels must move weight to page views, keep the
+    unsubscribe negative and the sent e-mail at 0, and beat the seed out of time. The command
+    writes a proposal and its review as new files and refuses to overwrite them."""
     import numpy as np
     import pandas as pd
+    from click.testing import CliRunner
 
+    from orchestration.cli import cli
     from orchestration.evaluation.engagement import calibrate_weights
 
     rng = np.random.default_rng(3)
-    n = 600
-    views = rng.poisson(4, n)
-    opens = rng.poisson(4, n)
-    churned = rng.random(n) < 1 / (1 + np.exp(-(1.0 - 0.5 * views)))
-    unsubscribes = (rng.random(n) < np.where(churned, 0.05, 0.3)).astype(int)
+    n, first, as_of = 400, date(2026, 1, 1), date(2026, 6, 30)
+    days = (as_of - first).days + 1
+    churner = rng.random(n) < 0.3
     ids = [f"C{i:04d}" for i in range(n)]
     seed = [("web", "page_view", 1.0), ("email", "open", 1.0), ("email", "unsubscribe", -10.0), ("email", "sent", 0.0)]
     events = []
-    for i, cid in enumerate(ids):
-        for (source, event_type, _w), count in zip(seed, (views[i], opens[i], unsubscribes[i], 3)):
-            events += [(cid, source, event_type, "2026-03-31")] * int(count)
-    weights = {(s, e): w for s, e, w in seed}
-    score = {cid: 0.0 for cid in ids}
-    for cid, source, event_type, _day in events:
-        score[cid] += weights[(source, event_type)]
-    warehouse, truth = tmp_path / "w.duckdb", tmp_path / "truth.parquet"
-    pd.DataFrame({"customer_id": ids, "is_alive_at_end": True, "churned_within_90d_after_end": churned}).to_parquet(truth)
+    for i, cid in enumerate(ids):  # test data only
+        for (source, event_type, _w), per_day in zip(seed, (4 / 30 if churner[i] else 10 / 30, 6 / 30,
+                                                            0.002 if churner[i] else 0.012, 0.1)):
+            for d in rng.choice(days, rng.poisson(per_day * days)):
+                events.append((cid, source, event_type, first + timedelta(days=int(d))))
+    ends = [date(2026, 4, 15) if c else date(9999, 12, 31) for c in churner]
+    warehouse = tmp_path / "w.duckdb"
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE SCHEMA marts; CREATE SCHEMA seeds")
+        con.execute("CREATE SCHEMA marts; CREATE SCHEMA seeds; CREATE SCHEMA staging; CREATE SCHEMA intermediate")
         con.execute("CREATE TABLE seeds.engagement_event_weights (source VARCHAR, event_type VARCHAR, weight DOUBLE)")
         con.executemany("INSERT INTO seeds.engagement_event_weights VALUES (?, ?, ?)", seed)
         con.execute("CREATE TABLE seeds.engagement_score_bands AS SELECT * FROM (VALUES "
@@ -211,14 +213,34 @@ def test_calibration_raises_the_weight_that_carries_the_signal_and_keeps_signs(t
                     "lower_inclusive, upper_bound, upper_inclusive)")
         con.execute("CREATE TABLE marts.fct_engagement_events (customer_id VARCHAR, source VARCHAR, "
                     "event_type VARCHAR, occurred_date DATE)")
-        con.executemany("INSERT INTO marts.fct_engagement_events VALUES (?, ?, ?, ?)", events)
+        # one frame, not executemany: DuckDB inserts row by row there (minutes for these 47,000 rows)
+        con.register("events", pd.DataFrame(events, columns=["customer_id", "source", "event_type", "occurred_date"]))
+        con.execute("INSERT INTO marts.fct_engagement_events SELECT * FROM events")
         con.execute("CREATE TABLE marts.customer_engagement_current (customer_id VARCHAR, score_date DATE, score DOUBLE)")
-        con.executemany("INSERT INTO marts.customer_engagement_current VALUES (?, DATE '2026-03-31', ?)",
-                        list(score.items()))
-    calibration = calibrate_weights(warehouse, truth, window_days=30)
+        con.executemany("INSERT INTO marts.customer_engagement_current VALUES (?, ?, 0)", [(c, as_of) for c in ids])
+        con.execute("CREATE TABLE marts.dim_customers (customer_id VARCHAR, is_unknown_member BOOLEAN, signup_date DATE)")
+        con.executemany("INSERT INTO marts.dim_customers VALUES (?, false, DATE '2025-12-01')", [(c,) for c in ids])
+        con.execute("CREATE TABLE staging.stg_shop__orders (customer_id VARCHAR, ordered_date DATE, status VARCHAR)")
+        con.execute("CREATE TABLE intermediate.int_subscriptions__plan_periods (customer_id VARCHAR, is_paid BOOLEAN, "
+                    "from_date DATE, to_date DATE)")
+        con.executemany("INSERT INTO intermediate.int_subscriptions__plan_periods VALUES (?, true, DATE '2025-12-01', ?)",
+                        list(zip(ids, ends)))
+    calibration = calibrate_weights(warehouse, window_days=30, horizon_days=90, active_window_days=90, step_days=7)
     proposed = calibration.weights
-    assert calibration.auc["seed_recomputed_max_gap"] == 0.0  # the recomputed seed score is the table's
+    assert calibration.eval_snapshot == "2026-04-01" and calibration.customers == n
+    assert calibration.churners == int(churner.sum())  # the plan ends before 2026-04-01 + 90
+    # weekly back from 2026-04-01, at most 8 before it (the default cap; 2026-01-30 would be the
+    # first with 30 days of events)
+    assert calibration.fit_snapshots == [str(date(2026, 2, 4) + timedelta(days=7 * k)) for k in range(8)]
     assert proposed[("web", "page_view")] > 3 * proposed[("email", "open")] > 0
     assert proposed[("email", "unsubscribe")] <= -0.1 and proposed[("email", "sent")] == 0
-    assert calibration.auc["proposed"] > calibration.auc["seed"]
+    assert calibration.auc["fitted_oot"] > calibration.auc["seed"] + 0.05
     assert abs(sum(calibration.band_shares["proposed"].values()) - 100) < 1e-9
+
+    out = tmp_path / "proposal.csv"
+    runner = CliRunner()
+    done = runner.invoke(cli, ["engagement-calibrate", "--warehouse", str(warehouse), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert out.read_text().splitlines()[0] == "source,event_type,weight" and out.with_suffix(".md").exists()
+    again = runner.invoke(cli, ["engagement-calibrate", "--warehouse", str(warehouse), "--out", str(out)])
+    assert again.exit_code != 0 and "exists" in again.output

@@ -144,9 +144,33 @@ def test_churn_model_beside_the_oracle_and_baselines(world):
     auc = {name: float(roc_auc_score(y, s)) for name, s in
            (("model", joined["churn_probability"]), ("oracle", oracle), ("recency_rule", recency), ("bgnbd_1-p_alive", dropout))}
     print(f"\n[churn vs truth] {len(y)} active customers, {y.mean():.2f} churn by the truth: "
-          + ", ".join(f"{k} AUC {v:.3f}" for k, v in auc.items()))
-    assert auc["model"] > 0.6
+          + ", ".join(f"{k} AUC {v:.3f}" for k, v in auc.items())
+          + f"; model / oracle {auc['model'] / auc['oracle']:.3f} (issue #12 target: 0.95)")
+    # 0.665 before the features of issue #12, 0.693 after on this world (target 0.72 = 0.95 x the
+    # oracle, not reached: README "CLV and churn")
+    assert auc["model"] > 0.68 and auc["model"] > auc["recency_rule"] + 0.05
     assert auc["oracle"] >= auc["model"] - 0.05
+
+
+def test_model_metrics_table_has_the_run(world):
+    metrics = query(world, "SELECT * FROM ml.model_metrics")
+    assert (metrics["run_date"] == pd.Timestamp(END)).all()
+    value = {(r.subject, r.model, r.metric): r.value for r in metrics[metrics["bin"].isna()].itertuples()}
+    runs = query(world, "SELECT model, roc_auc FROM ml.churn_model_runs").set_index("model")["roc_auc"]
+    assert value[("churn", "hgb_calibrated", "roc_auc")] == pytest.approx(runs["hgb_calibrated"])
+    assert 0 <= value[("churn", "hgb_calibrated", "calibration_ece")] < 0.1
+    bins = metrics[(metrics["metric"] == "calibration_observed") & (metrics["model"] == "hgb_calibrated")]
+    assert sorted(bins["bin"]) == list(range(1, 11))
+    print(f"\n[model_metrics] {len(metrics)} rows; churn ECE {value[('churn', 'hgb_calibrated', 'calibration_ece')]:.3f}, "
+          f"engagement score AUC vs observed churn {value[('engagement_score', 'engagement_score', 'roc_auc')]:.3f}")
+
+
+def test_engagement_calibration_from_the_warehouse_alone_raises_the_auc(world):
+    from orchestration.evaluation.engagement import calibrate_weights
+
+    calibration = calibrate_weights(world["warehouse"], world["root"] / "landing_meta" / "truth_customers.parquet")
+    print("\n[engagement calibration]\n" + calibration.markdown())
+    assert calibration.auc["fitted_oot"] > calibration.auc["seed"]
 
 
 def test_checks_pass_and_customer_360_was_built_after_the_ml_assets(world):

@@ -16,6 +16,13 @@ import pytest
 
 from tests.support.ml_warehouse import write_ml_inputs
 
+
+@pytest.fixture(autouse=True)
+def _manifest(dbt_manifest):
+    """The checks live in orchestration.ml.assets, which imports the dbt assets: they read the
+    manifest at import (absent on a fresh clone until some test parses the project)."""
+
+
 AS_OF = date(2026, 3, 1)
 START = AS_OF - timedelta(days=364)
 OPEN_END = date(9999, 12, 31)

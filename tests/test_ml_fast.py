@@ -176,7 +176,11 @@ def test_churn_features_never_see_data_after_their_snapshot(synthetic, tmp_path)
         con.execute(f"""INSERT INTO marts.fct_support_tickets SELECT * REPLACE (ticket_id || '-f' AS ticket_id,
                         {ts} AS opened_at, {s} + 1 AS opened_date) FROM marts.fct_support_tickets""")
         con.execute(f"""INSERT INTO marts.fct_survey_responses SELECT * REPLACE (invitation_id || '-f' AS invitation_id,
-                        {ts} AS responded_at, {s} + 1 AS responded_date, 0 AS score) FROM marts.fct_survey_responses""")
+                        {ts} AS responded_at, {s} + 1 AS responded_date, {s} + 1 AS sent_date, 0 AS score)
+                        FROM marts.fct_survey_responses""")
+        # an invitation sent by S and answered after it: unanswered at S (the response rate must not see it)
+        con.execute(f"UPDATE marts.fct_survey_responses SET responded_date = {s} + 1, responded_at = {ts} "
+                    f"WHERE sent_date <= {s} AND responded_date > {s}")
         con.execute(f"""INSERT INTO staging.stg_billing__subscription_events
                         SELECT customer_id, 'cancelled', {s} + 1 FROM marts.dim_customers""")
         con.execute(f"""UPDATE intermediate.int_subscriptions__plan_periods SET to_date = {s} + 1
@@ -326,3 +330,88 @@ def test_churn_model_trains_on_the_sample_and_is_judged_on_everyone(synthetic, t
     assert len(capped.scores) == len(full.scores)
     assert set(capped.scores["customer_id"]) == set(full.scores["customer_id"])
     assert b["roc_auc"] > 0.5
+
+
+def test_saved_model_is_reused_until_it_is_retrain_days_old_or_forced(synthetic, tmp_path, monkeypatch):
+    """CEW_CHURN_RETRAIN_DAYS: a model trained 10 days before the run is reused with 14 (scored
+    only, and judged on the newest labelled snapshot, which it never saw), retrained with 7 or
+    when forced; a model of other features is never reused. A reused model that loses to the
+    recency rule (out of time, or in its training run's evaluation) falls back to the rule."""
+    import joblib
+
+    from orchestration.ml import churn
+
+    models = tmp_path / "models"
+    early = END - timedelta(days=10)
+    real_recency = churn._recency_score
+    with duckdb.connect(str(synthetic["path"])) as con:
+        first = churn.train_and_score(con, early, models_dir=models, run_id="early", retrain_days=14)
+        reused = churn.train_and_score(con, END, models_dir=models, run_id="reuse", retrain_days=14)
+        with monkeypatch.context() as mp:  # the rule made perfect on labelled rows: it ranks by the label
+            mp.setattr(churn, "_recency_score", lambda f: f["churned"].to_numpy(dtype=float)
+                       if f["churned"].notna().all() else real_recency(f))
+            lost = churn.train_and_score(con, END, models_dir=models, run_id="lost", retrain_days=14)
+        stale = churn.train_and_score(con, END, models_dir=models, run_id="stale", retrain_days=7)
+        forced = churn.train_and_score(con, END, models_dir=models, run_id="forced", retrain_days=14, force_retrain=True)
+    m_first, m_reused = first.metrics(churn.MODEL_NAME), reused.metrics(churn.MODEL_NAME)
+    assert m_first["trained"] and m_first["seconds_train"] > 0
+    assert m_reused["model_version"] == m_first["model_version"] and m_reused["seconds_train"] == 0
+    assert "reused" in m_reused["message"] and m_reused["split"] == "saved_model_out_of_time"
+    assert m_reused["eval_snapshot"] > m_first["eval_snapshot"] and m_reused["roc_auc"] > 0.5
+    assert reused.metrics("recency_rule")["eval_snapshot"] == m_reused["eval_snapshot"]
+    assert len(reused.scores) > 100 and (reused.scores["model_version"] == m_first["model_version"]).all()
+    for retrained in (stale, forced):
+        row = retrained.metrics(churn.MODEL_NAME)
+        assert row["seconds_train"] > 0 and row["model_version"] != m_first["model_version"]
+    # the reused model scores the run date as a retrained one would be scored: same rows, same shape
+    assert set(reused.scores["customer_id"]) == set(forced.scores["customer_id"])
+    signature = churn._signature(90, 90)
+    assert churn.saved_model(models, END, 14, signature) is not None
+    assert churn.saved_model(models, END, 14, {**signature, "feature_set_version": -1}) is None
+    assert churn.saved_model(models, END, 0, signature) is None  # 0 = retrain every run
+    assert reused.status == churn.STATUS_MODEL and (reused.scores["model_status"] == churn.STATUS_MODEL).all()
+    m_lost = lost.metrics(churn.MODEL_NAME)
+    assert m_lost["model_version"] == m_first["model_version"] and m_lost["split"] == "saved_model_out_of_time"
+    assert lost.metrics("recency_rule")["roc_auc"] == 1.0 > m_lost["roc_auc"]
+    assert lost.status == churn.STATUS_RECENCY_RULE and "saved model" in lost.status_reason
+    assert (lost.scores["model_status"] == churn.STATUS_RECENCY_RULE).all()
+    assert set(lost.scores["customer_id"]) == set(reused.scores["customer_id"])
+    # the forced model reused on its own run date repeats its training evaluation; had the rule
+    # won there (AUC 1.0 written into the file), the reuse falls back too
+    path = Path(forced.metrics(churn.MODEL_NAME)["model_path"])
+    payload = joblib.load(path)
+    assert payload["recency_rule_roc_auc"] == forced.metrics("recency_rule")["roc_auc"]
+    joblib.dump({**payload, "recency_rule_roc_auc": 1.0}, path)
+    with duckdb.connect(str(synthetic["path"])) as con:
+        repeated = churn.train_and_score(con, END, models_dir=models, run_id="repeat", retrain_days=14)
+    assert repeated.metrics(churn.MODEL_NAME)["model_version"] == forced.metrics(churn.MODEL_NAME)["model_version"]
+    assert repeated.status == churn.STATUS_RECENCY_RULE and "saved model" in repeated.status_reason
+
+
+def test_model_metrics_calibration_by_hand():
+    from types import SimpleNamespace
+
+    from orchestration.ml.model_metrics import calibration_bins, churn_model_metrics, expected_calibration_error
+
+    # 4 rows, 2 bins: (0.1, 0.2 | y 0, 1) and (0.6, 0.8 | y 1, 1): predicted 0.15 / 0.7, observed
+    # 0.5 / 1.0; ECE = (2 x 0.35 + 2 x 0.3) / 4 = 0.325
+    y, p = [1, 0, 1, 1], [0.2, 0.1, 0.8, 0.6]
+    bins = calibration_bins(y, p, bins=2)
+    assert bins["predicted"].round(6).tolist() == [0.15, 0.7] and bins["observed"].tolist() == [0.5, 1.0]
+    assert expected_calibration_error(y, p, bins=2) == pytest.approx(0.325)
+    runs = pd.DataFrame([
+        {"run_id": "r", "run_date": END, "computed_at": None, "model": "hgb_calibrated", "model_version": "v",
+         "split": "gapped", "eval_snapshot": END, "eval_rows": 4, "roc_auc": 0.8, "pr_auc": 0.9, "brier": 0.1,
+         "top_decile_lift": 1.3, "eval_churn_rate": 0.75},
+        {"run_id": "r", "run_date": END, "computed_at": None, "model": "recency_rule", "model_version": None,
+         "split": "gapped", "eval_snapshot": END, "eval_rows": 4, "roc_auc": 0.6, "pr_auc": 0.8, "brier": None,
+         "top_decile_lift": 1.0, "eval_churn_rate": 0.75},
+    ])
+    # engagement: churners score 1, 5, 3; the stayer 4 -> -score ranks 2 of 3 churners above it
+    frame = pd.DataFrame({"churned": [1, 0, 1, 1], "model": p, "engagement_score": [1.0, 4.0, 5.0, 3.0]})
+    out = churn_model_metrics(SimpleNamespace(runs=runs, eval_frame=frame))
+    value = {(r.subject, r.model, r.metric, r.bin): r.value for r in out.itertuples()}
+    assert value[("churn", "hgb_calibrated", "roc_auc", None)] == 0.8
+    assert ("churn", "recency_rule", "calibration_ece", None) not in value  # not a probability
+    assert value[("churn", "hgb_calibrated", "calibration_observed", 4)] == 1.0  # 4 rows: 4 bins of one
+    assert value[("engagement_score", "engagement_score", "roc_auc", None)] == pytest.approx(2 / 3)

@@ -85,16 +85,21 @@ def engagement_report(warehouse: Path, truth: Path) -> EngagementReport:
 
 @dataclass
 class Calibration:
-    """Weights fitted on one warehouse and its truth, and what they change."""
+    """Weights fitted on the warehouse's own observed churn, and what they change."""
 
     as_of: str
-    customers: int
-    churners: int
-    penalty: float  # the L2 strength picked by cross-validation
+    eval_snapshot: str
+    fit_snapshots: list[str]
+    customers: int  # rows of the evaluation snapshot (customers active on it)
+    churners: int  # of them, not active `horizon` days later
+    fit_rows: int
+    penalty: float  # the L2 strength picked by the out-of-time AUC
     weights: dict[tuple[str, str], float]  # (source, event_type) -> proposed weight
     seed_weights: dict[tuple[str, str], float]
-    auc: dict[str, float]  # seed, seed recomputed check, fitted (cross-validated), proposed
-    band_shares: dict[str, dict[str, float]]  # "seed" / "proposed" -> band -> % of customers
+    auc: dict[str, float]  # seed, fitted (out of time, cross-fitted), proposed (in sample); truth_* on demo data
+    band_shares: dict[str, dict[str, float]]  # "seed" / "proposed" -> band -> % of current customers
+    current_customers: int = 0
+    horizon_days: int = 90
 
     def markdown(self) -> str:
         bands = list(self.band_shares["seed"])
@@ -106,12 +111,21 @@ class Calibration:
             for (s, e), w in sorted(self.weights.items())
             if w != self.seed_weights[(s, e)]
         )
+        truth = ""
+        if "truth_seed" in self.auc:
+            truth = (f" Against the generator's truth (demo data only, not used by the fit): seed "
+                     f"{self.auc['truth_seed']:.3f}, proposed {self.auc['truth_proposed']:.3f}.")
         return (
-            f"Engagement weights calibrated on {self.as_of}: {self.customers:,} customers alive at the end, "
-            f"{self.churners:,} churn within 90 days (truth). L2 penalty {self.penalty:g}.\n\n"
-            f"ROC AUC of -score against that churn: seed weights {self.auc['seed']:.3f}, fitted weights "
-            f"{self.auc['fitted_cv']:.3f} (5-fold cross-validated, 4 repeats), proposed (rounded) weights "
-            f"{self.auc['proposed']:.3f} (in sample).\n\n"
+            f"Engagement weights calibrated on the warehouse's observed churn, as of {self.as_of}: label = "
+            f"active on a snapshot (spec) and not active {self.horizon_days} days later. Fitted on {self.fit_rows:,} rows of "
+            f"{len(self.fit_snapshots)} snapshot(s) ({self.fit_snapshots[0]} .. {self.fit_snapshots[-1]}), judged on "
+            f"the later snapshot {self.eval_snapshot} ({self.customers:,} active customers, {self.churners:,} churned). "
+            f"L2 penalty {self.penalty:g}.\n\n"
+            f"ROC AUC of -score against that churn on {self.eval_snapshot}: seed weights (before) "
+            f"{self.auc['seed']:.3f}, fitted weights (after; out of time, each half of the customers scored by "
+            f"weights fitted on the other half) {self.auc['fitted_oot']:.3f}, proposed (rounded, fitted on all "
+            f"snapshots: in sample) {self.auc['proposed']:.3f}.{truth}\n\n"
+            f"Bands (the spec's, unchanged) on {self.as_of}, {self.current_customers:,} customers:\n\n"
             f"| band | % seed | % proposed |\n|---|---:|---:|\n{shares}\n\n"
             f"| source | event_type | seed weight | proposed |\n|---|---|---:|---:|\n{changed}\n"
         )
@@ -191,25 +205,79 @@ def _band_shares(scores: np.ndarray, bands: list[tuple]) -> dict[str, float]:
     return out
 
 
+def _observed_churn(con, snapshots: list, as_of, horizon_days: int, active_window_days: int) -> pd.DataFrame:
+    """customer_id, snapshot_date, churned: customers active on each snapshot (spec) and whether
+    they are not active ``horizon_days`` later (the churn model's population and label)."""
+    from orchestration.ml.churn_features import POPULATION_SQL
+
+    con.register("_churn_snapshots", pd.DataFrame({"snapshot_date": pd.to_datetime(snapshots)}))
+    try:
+        con.execute(POPULATION_SQL.format(horizon=int(horizon_days), window=int(active_window_days)), {"as_of": as_of})
+        out = con.execute("SELECT customer_id, snapshot_date, churned FROM _churn_population "
+                          "WHERE churned IS NOT NULL ORDER BY snapshot_date, customer_id").df()
+    finally:
+        con.unregister("_churn_snapshots")
+        con.execute("DROP TABLE IF EXISTS _churn_population")
+    out["snapshot_date"] = pd.to_datetime(out["snapshot_date"]).dt.date
+    return out
+
+
+def _counts(con, rows: pd.DataFrame, keys: list[tuple[str, str]], window_days: int) -> np.ndarray:
+    """Per row (customer_id, snapshot_date): events per (source, event_type) of ``keys`` in the
+    score window ending on the snapshot (decay off)."""
+    con.register("_calibration_rows", rows[["customer_id", "snapshot_date"]].assign(
+        row_number=np.arange(len(rows)), snapshot_date=pd.to_datetime(rows["snapshot_date"])))
+    try:
+        frame = con.execute(
+            """SELECT r.row_number, e.source, e.event_type, count(*) AS n
+               FROM _calibration_rows AS r
+               JOIN marts.fct_engagement_events AS e
+                   ON e.customer_id = r.customer_id
+                   AND e.occurred_date > CAST(r.snapshot_date AS DATE) - ?::INTEGER
+                   AND e.occurred_date <= CAST(r.snapshot_date AS DATE)
+               GROUP BY ALL""",
+            [window_days],
+        ).df()
+    finally:
+        con.unregister("_calibration_rows")
+    X = np.zeros((len(rows), len(keys)))
+    # -1: an event type the seed does not weigh
+    col = pd.MultiIndex.from_tuples(keys).get_indexer(pd.MultiIndex.from_arrays([frame["source"], frame["event_type"]]))
+    known = col >= 0
+    np.add.at(X, (frame["row_number"].to_numpy()[known], col[known]), frame["n"].to_numpy(dtype=float)[known])
+    return X
+
+
 def calibrate_weights(
-    warehouse: Path, truth: Path, *, window_days: int | None = None, folds: int = 5, repeats: int = 4, seed: int = 0
+    warehouse: Path, truth: Path | None = None, *, window_days: int | None = None, horizon_days: int | None = None,
+    active_window_days: int | None = None, step_days: int | None = None, max_fit_snapshots: int = 8,
 ) -> Calibration:
-    """Fit the seed's event weights to real churn on generated data (README, "Calibrated default weights").
+    """Fit the seed's event weights to the churn the warehouse itself observed (no generator truth).
 
-    Counts per customer and event type in the score window ending on the as-of date (decay off),
-    label = the truth's churn within 90 days (customers alive at the end). The weights are
-    shrunk towards the seed's (``_fit_signed_logistic``), by the L2 penalty with the best
-    cross-validated AUC; the slopes are then scaled so that the mean score
-    stays that of the seed weights (the bands keep their meaning) and rounded to two significant
-    digits, a declared positive or negative event keeping at least 0.1 points of its sign."""
-    from sklearn.model_selection import StratifiedKFold
+    Snapshots every ``step_days`` back from S_eval = the latest day whose ``horizon_days`` label
+    window is observed; on each, the customers active on it (spec) and their label (not active
+    ``horizon_days`` later), and their event counts per event type in the score window ending on
+    it. The weights (a logistic regression of staying, each weight held to the seed's sign and
+    shrunk towards the seed's, ``_fit_signed_logistic``) are fitted on the snapshots before
+    S_eval and judged on S_eval, out of time and cross-fitted by customer (a customer's earlier
+    rows carry nearly the same label); the L2 penalty with the best such AUC is kept, and the
+    proposal is refitted on all snapshots up to S_eval, rescaled so that the current customers'
+    mean score stays the seed's (the spec's bands keep their meaning) and rounded to two
+    significant digits, a declared positive or negative event keeping at least 0.1 points of its
+    sign. ``truth`` (demo data): also report the AUC against the generator's churn, not used."""
+    from datetime import timedelta
 
-    if window_days is None:
-        from orchestration.settings import load_settings
+    from orchestration.ml.churn import customer_fold
+    from orchestration.settings import load_settings
 
-        window_days = load_settings().engagement_window_days
+    settings = load_settings()
+    window_days = window_days or settings.engagement_window_days
+    horizon_days = horizon_days or settings.churn_horizon_days
+    active_window_days = active_window_days or settings.active_window_days
+    step_days = step_days or settings.churn_snapshot_step_days
     with duckdb.connect(str(warehouse), read_only=True) as con:
         as_of = con.execute("SELECT max(score_date) FROM marts.customer_engagement_current").fetchone()[0]
+        first_day = con.execute("SELECT min(occurred_date) FROM marts.fct_engagement_events").fetchone()[0]
         seed_rows = con.execute(
             "SELECT source, event_type, weight FROM seeds.engagement_event_weights ORDER BY source, event_type"
         ).fetchall()
@@ -217,74 +285,72 @@ def calibrate_weights(
             "SELECT band, lower_bound, lower_inclusive, upper_bound, upper_inclusive "
             "FROM seeds.engagement_score_bands ORDER BY band_rank"
         ).fetchall()
-        frame = con.execute(
-            f"""WITH alive AS (
-                    SELECT c.customer_id, c.score, t.churned_within_90d_after_end AS churned
-                    FROM marts.customer_engagement_current AS c
-                    JOIN read_parquet('{truth}') AS t USING (customer_id)
-                    WHERE t.is_alive_at_end)
-                SELECT a.customer_id, a.score, a.churned, e.source, e.event_type, count(e.customer_id) AS n
-                FROM alive AS a
-                LEFT JOIN marts.fct_engagement_events AS e
-                    ON e.customer_id = a.customer_id
-                    AND e.occurred_date > ?::DATE - ?::INTEGER AND e.occurred_date <= ?::DATE
-                GROUP BY ALL""",
-            [as_of, window_days, as_of],
-        ).df()
-    keys = [(s, e) for s, e, _w in seed_rows]
+        if as_of is None or first_day is None:
+            raise ValueError("no engagement scores or events in the warehouse: nothing to calibrate on")
+        s_eval = as_of - timedelta(days=horizon_days)
+        # a snapshot needs a full score window of history
+        snapshots = []
+        day = s_eval
+        while day - timedelta(days=window_days - 1) >= first_day and len(snapshots) <= max_fit_snapshots:
+            snapshots.append(day)
+            day -= timedelta(days=step_days)
+        if len(snapshots) < 2:
+            raise ValueError(
+                f"calibration needs {window_days} days of events before a snapshot and {horizon_days} days after it, "
+                f"for two snapshots {step_days} days apart (data {first_day} .. {as_of})")
+        snapshots.sort()
+        rows = _observed_churn(con, snapshots, as_of, horizon_days, active_window_days)
+        keys = [(s, e) for s, e, _w in seed_rows]
+        X = _counts(con, rows, keys, window_days)
+        current = con.execute("SELECT customer_id, score_date AS snapshot_date FROM marts.customer_engagement_current "
+                              "ORDER BY customer_id").df()
+        current["snapshot_date"] = pd.to_datetime(current["snapshot_date"]).dt.date
+        X_now = _counts(con, current, keys, window_days)
     seed_weights = {(s, e): float(w) for s, e, w in seed_rows}
-    customers = frame.drop_duplicates("customer_id").set_index("customer_id").sort_index()
-    ids = customers.index
-    X = np.zeros((len(ids), len(keys)))
-    row = pd.Index(ids).get_indexer(frame["customer_id"])
-    # -1: a customer without events in the window, or an event type the seed does not weigh
-    col = pd.MultiIndex.from_tuples(keys).get_indexer(pd.MultiIndex.from_arrays([frame["source"], frame["event_type"]]))
-    known = col >= 0
-    np.add.at(X, (row[known], col[known]), frame["n"].to_numpy(dtype=float)[known])
-    churned = customers["churned"].to_numpy(dtype=bool)
-    stays = (~churned).astype(float)
     w_seed = np.array([seed_weights[k] for k in keys])
     signs = np.sign(w_seed)
-    seed_score = X @ w_seed
-    # the recomputed seed score must be the warehouse's: same window, same events
-    recomputed_gap = float(np.max(np.abs(seed_score - customers["score"].to_numpy(dtype=float)))) if len(ids) else 0.0
+    churned = rows["churned"].to_numpy(dtype=bool)
+    stays = (~churned).astype(float)
+    is_eval = (rows["snapshot_date"] == s_eval).to_numpy()
+    fit = ~is_eval
+    if churned[is_eval].all() or not churned[is_eval].any() or churned[fit].all() or not churned[fit].any():
+        raise ValueError("calibration needs churned and retained customers on the snapshots")
+    fold = customer_fold(rows["customer_id"])
 
-    # repeated cross-validation: one split's AUC moves by more than the penalties differ
-    repeats = [
-        list(StratifiedKFold(folds, shuffle=True, random_state=seed + r).split(X, churned)) for r in range(repeats)
-    ]
     best = None
     for penalty in (10.0, 100.0, 1000.0, 10000.0):
-        aucs = []
-        for splits in repeats:
-            out_of_fold = np.zeros(len(ids))
-            for train, test in splits:
-                prior = _prior(X[train], stays[train], w_seed)
-                out_of_fold[test] = X[test] @ _fit_signed_logistic(X[train], stays[train], signs, penalty, prior)
-            aucs.append(roc_auc(-out_of_fold, churned))
-        auc = float(np.mean(aucs))
+        out_of_time = np.zeros(is_eval.sum())
+        for k in (0, 1):
+            train = fit & (fold != k)
+            w = _fit_signed_logistic(X[train], stays[train], signs, penalty, _prior(X[train], stays[train], w_seed))
+            test = fold[is_eval] == k
+            out_of_time[test] = X[is_eval][test] @ w
+        auc = roc_auc(-out_of_time, churned[is_eval])
         if best is None or auc > best[1]:
             best = (penalty, auc)
-    penalty, fitted_cv = best
+    penalty, fitted_oot = best
     slopes = _fit_signed_logistic(X, stays, signs, penalty, _prior(X, stays, w_seed))
-    fitted_mean = float((X @ slopes).mean())
-    factor = float(seed_score.mean() / fitted_mean) if fitted_mean > 0 else 1.0
+    seed_now = X_now @ w_seed
+    fitted_mean = float((X_now @ slopes).mean()) if len(X_now) else 0.0
+    factor = float(seed_now.mean() / fitted_mean) if fitted_mean > 0 and seed_now.mean() > 0 else 1.0
     proposed = np.array([_two_significant_digits(w) for w in slopes * factor])
-    # a declared positive or negative event keeps its sign, at least 0.1 points
     proposed = np.where(signs > 0, np.maximum(proposed, 0.1), np.where(signs < 0, np.minimum(proposed, -0.1), 0.0))
-    proposed_score = X @ proposed
+    auc = {
+        "seed": roc_auc(-(X[is_eval] @ w_seed), churned[is_eval]),
+        "fitted_oot": fitted_oot,
+        "proposed": roc_auc(-(X[is_eval] @ proposed), churned[is_eval]),
+    }
+    if truth is not None:
+        t = pd.read_parquet(truth).set_index("customer_id")
+        alive = t.reindex(current["customer_id"])
+        keep = alive["is_alive_at_end"].fillna(False).to_numpy(dtype=bool)
+        label = alive["churned_within_90d_after_end"].fillna(False).to_numpy(dtype=bool)[keep]
+        auc["truth_seed"] = roc_auc(-seed_now[keep], label)
+        auc["truth_proposed"] = roc_auc(-(X_now @ proposed)[keep], label)
     return Calibration(
-        as_of=str(as_of),
-        customers=len(ids),
-        churners=int(churned.sum()),
-        penalty=penalty,
-        weights={k: float(w) for k, w in zip(keys, proposed)},
-        seed_weights=seed_weights,
-        auc={
-            "seed": roc_auc(-seed_score, churned),
-            "seed_recomputed_max_gap": recomputed_gap,
-            "fitted_cv": fitted_cv,
-            "proposed": roc_auc(-proposed_score, churned),
-        },
-        band_shares={"seed": _band_shares(seed_score, bands), "proposed": _band_shares(proposed_score, bands)},
+        as_of=str(as_of), eval_snapshot=str(s_eval), fit_snapshots=[str(d) for d in snapshots[:-1]],
+        customers=int(is_eval.sum()), churners=int(churned[is_eval].sum()), fit_rows=int(fit.sum()),
+        penalty=penalty, weights={k: float(w) for k, w in zip(keys, proposed)}, seed_weights=seed_weights, auc=auc,
+        band_shares={"seed": _band_shares(seed_now, bands), "proposed": _band_shares(X_now @ proposed, bands)},
+        current_customers=len(current), horizon_days=horizon_days,
     )

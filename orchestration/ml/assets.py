@@ -21,6 +21,7 @@ import numpy as np
 from orchestration.dbt.assets import latest_loaded_day
 from orchestration.ml import churn as churn_model
 from orchestration.ml import clv as clv_model
+from orchestration.ml.model_metrics import MODEL_METRICS_COLUMNS, churn_model_metrics
 from orchestration.ml.common import (
     CHURN_MODEL_RUNS_KEY,
     CLV_MODEL_RUNS_KEY,
@@ -30,6 +31,7 @@ from orchestration.ml.common import (
     DIM_CUSTOMERS_KEY,
     ENGAGEMENT_DAILY_KEY,
     ENGAGEMENT_EVENTS_KEY,
+    MODEL_METRICS_KEY,
     PLAN_PERIODS_KEY,
     STG_ORDERS_KEY,
     STG_SUBSCRIPTION_EVENTS_KEY,
@@ -58,6 +60,14 @@ CHURN_WRITES = ["ml.customer_churn_scores", "ml.churn_model_runs"]
 
 CLV_CHECK = "clv_fit_converged"
 CHURN_CHECK = "churn_model_beats_recency_baseline"
+
+
+class ChurnConfig(dg.Config):
+    """``retrain``: train the churn model even when a saved one younger than
+    ``CEW_CHURN_RETRAIN_DAYS`` with the same features exists (``cew run --full-refresh`` or
+    ``--retrain-churn`` set it)."""
+
+    retrain: bool = False
 
 
 def _append_run(con, table: str, frame, columns: dict[str, str], run_date) -> None:
@@ -230,6 +240,11 @@ def clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                      description="Churn probability, risk band and top three drivers of every customer active "
                                  "on the run date.",
                      kinds={"python", "duckdb", "scikitlearn"}),
+        dg.AssetSpec(MODEL_METRICS_KEY, deps=[CHURN_MODEL_RUNS_KEY],
+                     description="Per run date: ROC AUC, PR AUC, Brier, top-decile lift and calibration (ECE, "
+                                 "ten bins) of the churn model and its baselines, and the engagement score's "
+                                 "AUC against observed churn (long format, for drift charts).",
+                     kinds={"python", "duckdb"}),
         dg.AssetSpec(CHURN_MODEL_RUNS_KEY, deps=[STG_ORDERS_KEY],
                      description="One row per run date and model (the churn model and its baselines): ROC AUC, "
                                  "PR AUC, Brier, top-decile lift, training window, model version and file.",
@@ -243,7 +258,7 @@ def clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ChurnConfig):
     settings = load_settings()
     as_of = run_as_of_date(context, latest_loaded_day(warehouse))
     started = time.perf_counter()
@@ -251,11 +266,12 @@ def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         result = churn_model.train_and_score(
             con, as_of, horizon_days=settings.churn_horizon_days, active_window_days=settings.active_window_days,
             snapshot_step_days=settings.churn_snapshot_step_days, max_train_rows=settings.churn_max_train_rows,
-            models_dir=models_dir(warehouse.path),
-            run_id=context.run.run_id[:12],
+            models_dir=models_dir(warehouse.path), run_id=context.run.run_id[:12],
+            retrain_days=settings.churn_retrain_days, force_retrain=config.retrain,
         )
         n = write_table(con, "customer_churn_scores", result.scores, churn_model.CHURN_SCORES_COLUMNS)
         _append_run(con, "churn_model_runs", result.runs, churn_model.CHURN_MODEL_RUNS_COLUMNS, as_of)
+        _append_run(con, "model_metrics", churn_model_metrics(result), MODEL_METRICS_COLUMNS, as_of)
     seconds = time.perf_counter() - started
     model = result.metrics(churn_model.MODEL_NAME)
     summary = ", ".join(
@@ -273,6 +289,7 @@ def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                   "roc_auc": float(model.get("roc_auc") or 0.0)},
     )
     yield dg.MaterializeResult(asset_key=CHURN_MODEL_RUNS_KEY, metadata={"rows": len(result.runs)})
+    yield dg.MaterializeResult(asset_key=MODEL_METRICS_KEY, metadata={"retrained": model.get("seconds_train") not in (None, 0.0)})
     yield check
 
 

@@ -24,9 +24,18 @@ score the customers active on the run date.
   rows and lost to the recency rule; the overlapping one scored 0.875 without cross-fitting and
   0.743 with it, for a model whose AUC against the generator's truth is 0.711.
 * Model: scikit-learn ``HistGradientBoostingClassifier`` inside ``CalibratedClassifierCV``
-  (3 folds; isotonic with at least 1,000 training rows, else sigmoid). The production model is
-  refitted on every labelled snapshot (the evaluation one included; the sampled customers' rows)
-  and scores the run date.
+  (3 folds; isotonic with at least 1,000 training rows, else sigmoid), in two candidate
+  configurations (``CANDIDATES``) judged on the evaluation snapshot as above; the better ROC AUC
+  is kept (out-of-time model choice; the kept AUC is that of a choice between two, slightly
+  optimistic). The production model, the kept candidate, is refitted on every labelled snapshot
+  (the evaluation one included; the sampled customers' rows) and scores the run date.
+* Retraining (``retrain_days``, ``CEW_CHURN_RETRAIN_DAYS``): a run reuses the newest saved model
+  trained in the ``retrain_days`` before it whose signature (file format, ``FEATURE_SET_VERSION``,
+  the features offered, horizon, active window) is the run's, and only scores; it computes the
+  features of the run date and the newest labelled snapshot, where the saved model is judged
+  out of time once that snapshot is past its training window. ``force_retrain`` (``cew run
+  --full-refresh`` / ``--retrain-churn``) trains regardless. ML stage cost on the nights between
+  retrainings: features of two snapshots and the scoring.
 * Baselines on the same evaluation rows: ``recency_rule`` (days since the last completed order,
   no order = the tenure) and ``bgnbd_p_alive`` (1 - P(alive) of a BG/NBD fitted on the orders up
   to S_eval; a customer without orders counts as P(alive) = 1).
@@ -49,7 +58,8 @@ score the customers active on the run date.
 * Fallback (``model_status`` = ``recency_rule``): with too little labelled history to train
   (under 90 days + 2 snapshots, fewer than ``MIN_TRAIN_ROWS`` rows or ``MIN_CLASS_ROWS`` of a
   class, one class on the evaluation snapshot, no orders at all), or when the model's ROC AUC is
-  below the recency rule's, every customer active on the run date is scored by
+  below the recency rule's (also a reused saved model's, on its out-of-time evaluation, or on its
+  training run's when no later labelled snapshot exists), every customer active on the run date is scored by
   ``recency_rule_probability`` (drivers null) and ``ChurnResult.status`` says why: the night
   never goes without scores.
 * The fitted production model is saved with joblib to ``<warehouse dir>/models/churn-<version>.joblib``
@@ -70,10 +80,16 @@ import pandas as pd
 
 from orchestration.ml import clv_models as cm
 from orchestration.ml import tree_paths
-from orchestration.ml.churn_features import CATEGORICAL_FEATURES, FEATURES, build_features, snapshot_dates
+from orchestration.ml.churn_features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_SET_VERSION,
+    FEATURES,
+    build_features,
+    snapshot_dates,
+)
 
 MODEL_NAME = "hgb_calibrated"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 # a calibrated gradient-boosting model needs about this many labelled rows: on 400 customers x
 # 120 days (130 rows) it lost to the recency rule, on 2,000 x 200 (8,762 rows) it beat it
 MIN_TRAIN_ROWS = 1000
@@ -186,34 +202,54 @@ def evaluate(y, score, *, probability: bool) -> dict:
 
 
 class _Encoder:
-    """Features frame -> float matrix; the plan becomes a category code (fixed list of plans)."""
+    """Features frame -> float matrix; each categorical feature becomes a code of a fixed list of
+    its values (those seen when the encoder was made, plus "none"; an unseen value codes as "none")."""
 
-    def __init__(self, plans: list[str], features: list[str]):
-        self.plans = sorted(set(plans) | {"none"})
+    def __init__(self, frame: pd.DataFrame, features: list[str]):
         self.features = features
+        self.categories = {
+            name: sorted(set(frame[name].dropna().astype(str)) | {"none"})
+            for name in features if name in CATEGORICAL_FEATURES
+        }
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         cols = []
         for name in self.features:
-            if name in CATEGORICAL_FEATURES:
-                codes = pd.Categorical(frame[name].fillna("none"), categories=self.plans).codes
-                cols.append(np.where(codes < 0, self.plans.index("none"), codes).astype(float))
+            if name in self.categories:
+                values = self.categories[name]
+                codes = pd.Categorical(frame[name].fillna("none").astype(str), categories=values).codes
+                cols.append(np.where(codes < 0, values.index("none"), codes).astype(float))
             else:
                 cols.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float))
         return np.column_stack(cols) if cols else np.empty((len(frame), 0))
 
+    @classmethod
+    def from_saved(cls, features: list[str], categories: dict[str, list[str]]) -> "_Encoder":
+        encoder = cls.__new__(cls)
+        encoder.features, encoder.categories = list(features), dict(categories)
+        return encoder
+
     @property
     def categorical_mask(self) -> np.ndarray:
-        return np.array([name in CATEGORICAL_FEATURES for name in self.features])
+        return np.array([name in self.categories for name in self.features])
 
 
-def _make_model(n_rows: int, categorical_mask: np.ndarray, seed: int = 0):
+# Candidate configurations, chosen per training run by out-of-time validation (the ROC AUC on the
+# evaluation snapshot, each scored as the production model would be: cross-fitted when the
+# labels overlap). "deep" is the configuration used before candidates existed; "shallow" trades
+# interactions for stability, which wins when the training rows are few or noisy.
+CANDIDATES = {
+    "deep": dict(learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0),
+    "shallow": dict(learning_rate=0.05, max_iter=150, max_leaf_nodes=7, min_samples_leaf=50, l2_regularization=1.0),
+}
+
+
+def _make_model(n_rows: int, categorical_mask: np.ndarray, seed: int = 0, candidate: str = "deep"):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     base = HistGradientBoostingClassifier(
-        learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
-        categorical_features=categorical_mask, early_stopping=False, random_state=seed,
+        **CANDIDATES[candidate], categorical_features=categorical_mask, early_stopping=False, random_state=seed,
     )
     method = "isotonic" if n_rows >= 1000 else "sigmoid"
     return CalibratedClassifierCV(base, method=method, cv=3), method
@@ -309,9 +345,70 @@ def train_and_score(con, as_of: date, **kwargs) -> ChurnResult:
         return _train_and_score(con, as_of, **kwargs)
 
 
+def _signature(horizon_days: int, active_window_days: int) -> dict:
+    """What a saved model must match to be reused: its file format, the feature definitions and
+    the label's settings. A change of any of them retrains."""
+    return {"format_version": MODEL_FORMAT_VERSION, "feature_set_version": FEATURE_SET_VERSION,
+            "features_offered": list(FEATURES), "horizon_days": horizon_days,
+            "active_window_days": active_window_days}
+
+
+def saved_model(models_dir: Path | None, as_of: date, retrain_days: int, signature: dict) -> tuple[Path, dict] | None:
+    """The newest saved model trained on a run date in the ``retrain_days`` before ``as_of`` (not
+    after it) whose signature matches; None when retraining is due."""
+    import joblib
+
+    if models_dir is None or retrain_days <= 0 or not models_dir.is_dir():
+        return None
+    found = []
+    for path in models_dir.glob("churn-*.joblib"):
+        try:
+            payload = joblib.load(path)
+        except Exception:  # a truncated or foreign file is not reused (and not deleted)
+            continue
+        trained = payload.get("trained_as_of") if isinstance(payload, dict) else None
+        if trained is None or payload.get("signature") != signature:
+            continue
+        if 0 <= (as_of - trained).days < retrain_days:
+            found.append((trained, path.stat().st_mtime, path, payload))
+    if not found:
+        return None
+    _, _, path, payload = max(found, key=lambda f: (f[0], f[1]))
+    return path, payload
+
+
+def _eval_candidates(train, evaluation, encoder, mask, split, seed):
+    """Per candidate: the evaluation snapshot's probabilities and the calibration method. Gapped:
+    one model on the training snapshots. Overlapping: a customer's training row of S_eval - 7
+    carries almost the label of their evaluation row, so the model must not have seen the
+    customer it is judged on; cross-fitted by customer, each half of the customers is scored by
+    a model trained on the other half's earlier snapshots."""
+    out = {}
+    X_eval = encoder.matrix(evaluation)
+    for candidate in CANDIDATES:
+        if split == "gapped":
+            model, method = _make_model(len(train), mask, seed, candidate)
+            model.fit(encoder.matrix(train), train["churned"].to_numpy())
+            p_eval = model.predict_proba(X_eval)[:, 1]
+        else:
+            fold_of = customer_fold(evaluation["customer_id"])
+            train_fold = customer_fold(train["customer_id"])
+            p_eval = np.empty(len(evaluation))
+            for fold in (0, 1):
+                part = train[train_fold != fold]
+                model, method = _make_model(len(part), mask, seed, candidate)
+                model.fit(encoder.matrix(part), part["churned"].to_numpy())
+                rows = fold_of == fold
+                if rows.any():
+                    p_eval[rows] = model.predict_proba(X_eval[rows])[:, 1]
+        out[candidate] = (p_eval, method)
+    return out
+
+
 def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_days: int = 90,
                     snapshot_step_days: int = 7, max_train_rows: int | None = None,
-                    models_dir: Path | None = None, run_id: str | None = None, seed: int = 0) -> ChurnResult:
+                    models_dir: Path | None = None, run_id: str | None = None, seed: int = 0,
+                    retrain_days: int = 0, force_retrain: bool = False) -> ChurnResult:
     import joblib
 
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -325,7 +422,10 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
         if fallback_reason:
             scores = _recency_rule_scores(current if current is not None else pd.DataFrame(
                 columns=["customer_id", "recency_days", "tenure_days", "engagement_score"]), as_of, horizon_days, run_id)
-            rows = [{**r, "scored_customers": len(scores)} if r["model"] == MODEL_NAME else r for r in rows]
+            rows = [{**r, "scored_customers": len(scores),
+                     "message": r["message"] if fallback_reason in (r.get("message") or "")
+                     else f"{r.get('message')}; scored by the recency rule: {fallback_reason}"}
+                    if r["model"] == MODEL_NAME else r for r in rows]
         runs = pd.DataFrame([{**base_row, **r} for r in rows])
         for col in CHURN_MODEL_RUNS_COLUMNS:
             if col not in runs.columns:
@@ -341,17 +441,24 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
         feats, _ = build_features(con, [as_of], as_of, horizon_days=horizon_days, active_window_days=active_window_days)
         why = "not trained: no completed orders"
         return result([{"model": MODEL_NAME, "trained": False, "message": why}], features=feats, fallback_reason=why)
+    signature = _signature(horizon_days, active_window_days)
+    reuse = None if force_retrain else saved_model(models_dir, as_of, retrain_days, signature)
     started = time.perf_counter()
     # the labelled snapshots (trained and evaluated on) and the run date (scored); the ones in
-    # between are neither, so their features are not computed
+    # between are neither, so their features are not computed. A reused model needs only the
+    # latest labelled snapshot (its evaluation) and the run date.
     snaps = [s for s in snapshot_dates(first, as_of, snapshot_step_days) if s + timedelta(days=horizon_days) <= as_of]
+    if reuse is not None:  # the newest labelled snapshot, if the saved model has not learnt from it
+        snaps = [s for s in snaps[-1:] if s > reuse[1]["train_end_snapshot"]]
     snaps.append(as_of)
-    feats, sample = build_features(con, snaps, as_of, horizon_days=horizon_days,
-                                   active_window_days=active_window_days, max_train_rows=max_train_rows)
+    feats, sample = build_features(con, snaps, as_of, horizon_days=horizon_days, active_window_days=active_window_days,
+                                   max_train_rows=None if reuse is not None else max_train_rows)
     seconds["features"] = time.perf_counter() - started
     labelled = feats[feats["churned"].notna()].copy()
     labelled["churned"] = labelled["churned"].astype(bool).astype(int)
     label_snaps = sorted(labelled["snapshot_date"].unique())
+    if reuse is not None:
+        return _score_with_saved(con, as_of, reuse, feats, labelled, result, seconds, run_id)
     # models learn from the sampled customers only; the evaluation snapshot is judged on everyone
     sampled = labelled[labelled["in_training_sample"]]
 
@@ -386,31 +493,17 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     # a feature without two distinct values, or known for fewer than MIN_KNOWN_ROWS training rows,
     # carries nothing (and an all-missing column in a calibration fold trips HGB's binning)
     used = [f for f in FEATURES if train[f].nunique(dropna=True) >= 2 and train[f].notna().sum() >= MIN_KNOWN_ROWS]
-    encoder = _Encoder(list(feats["plan"].dropna().unique()), used)
+    encoder = _Encoder(feats, used)
     mask = encoder.categorical_mask
     started = time.perf_counter()
-    if split == "gapped":
-        model, method = _make_model(len(train), mask, seed)
-        model.fit(encoder.matrix(train), train["churned"].to_numpy())
-        p_eval = model.predict_proba(encoder.matrix(evaluation))[:, 1]
-    else:
-        # overlapping labels: a customer's training row of S_eval - 7 carries almost the label of
-        # their evaluation row, so the model must not have seen the customer it is judged on.
-        # Cross-fitted by customer: each half of the customers is scored by a model trained on
-        # the other half's earlier snapshots.
-        fold_of = customer_fold(evaluation["customer_id"])
-        train_fold = customer_fold(train["customer_id"])
-        p_eval = np.empty(len(evaluation))
-        for fold in (0, 1):
-            part = train[train_fold != fold]
-            model, method = _make_model(len(part), mask, seed)
-            model.fit(encoder.matrix(part), part["churned"].to_numpy())
-            rows = fold_of == fold
-            if rows.any():
-                p_eval[rows] = model.predict_proba(encoder.matrix(evaluation[rows]))[:, 1]
+    candidates = _eval_candidates(train, evaluation, encoder, mask, split, seed)
+    if split == "overlapping":
         split = "overlapping_cross_fit"
     seconds["train_eval_model"] = time.perf_counter() - started
     y_eval = evaluation["churned"].to_numpy()
+    candidate_auc = {c: evaluate(y_eval, p, probability=True)["roc_auc"] or 0.0 for c, (p, _) in candidates.items()}
+    chosen = max(candidate_auc, key=lambda c: (candidate_auc[c], c == "deep"))
+    p_eval, method = candidates[chosen]
     recency = _recency_score(evaluation)
     started = time.perf_counter()
     dropout = _bgnbd_dropout(con, evaluation["customer_id"], s_eval)
@@ -418,38 +511,72 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
     eval_frame = pd.DataFrame({
         "customer_id": evaluation["customer_id"].to_numpy(), "snapshot_date": s_eval, "churned": y_eval,
         "model": p_eval, "recency_rule": recency, "bgnbd_p_alive": dropout,
+        "engagement_score": pd.to_numeric(evaluation["engagement_score"], errors="coerce").to_numpy(),
     })
     common = {"split": split, "train_start_snapshot": min(train["snapshot_date"]),
               "train_end_snapshot": max(train["snapshot_date"]), "eval_snapshot": s_eval,
               "train_rows": len(train), "trained": True}
 
-    # production model: every labelled snapshot (of the sampled customers), scores the run date
+    # production model: the chosen candidate on every labelled snapshot (of the sampled
+    # customers), scores the run date
     production = sampled
     started = time.perf_counter()
-    prod_model, prod_method = _make_model(len(production), mask, seed)
+    prod_model, prod_method = _make_model(len(production), mask, seed, chosen)
     X_prod = encoder.matrix(production)
     prod_model.fit(X_prod, production["churned"].to_numpy())
     seconds["train"] = seconds["train_eval_model"] + time.perf_counter() - started
     version = f"{as_of.isoformat()}-{run_id}"
+    chosen_note = (f"candidate '{chosen}' chosen by out-of-time ROC AUC ("
+                   + ", ".join(f"{c} {a:.3f}" for c, a in candidate_auc.items()) + ")")
+    model_row = {"model": MODEL_NAME, **common, **evaluate(y_eval, p_eval, probability=True), "calibration": method,
+                 "message": f"calibrated HistGradientBoostingClassifier, {chosen_note}" + _sample_note(sample),
+                 "model_version": version, "production_train_rows": len(production)}
+    rule_auc = evaluate(y_eval, recency, probability=False)["roc_auc"]
     path = None
     if models_dir is not None:
         models_dir.mkdir(parents=True, exist_ok=True)
         path = models_dir / f"churn-{version}.joblib"
+        model_row["model_path"] = str(path)
         joblib.dump({
-            "format_version": MODEL_FORMAT_VERSION, "model": prod_model, "features": used,
-            "plans": encoder.plans, "version": version, "horizon_days": horizon_days,
+            "format_version": MODEL_FORMAT_VERSION, "signature": signature, "trained_as_of": as_of,
+            "model": prod_model, "features": used, "categories": encoder.categories, "candidate": chosen,
+            "version": version, "horizon_days": horizon_days,
             "train_start_snapshot": min(production["snapshot_date"]), "train_end_snapshot": max(production["snapshot_date"]),
             "train_rows": len(production), "calibration": prod_method,
+            "evaluation": {k: model_row.get(k) for k in ("split", "train_start_snapshot", "train_end_snapshot",
+                                                         "eval_snapshot", "train_rows", *EVAL_KEYS, "calibration")},
+            "recency_rule_roc_auc": rule_auc,
         }, path)
 
+    scores = _score(feats, as_of, prod_model, encoder, version, run_id, seconds)
+    timing = {"seconds_features": seconds["features"], "seconds_train": seconds["train"], "seconds_score": seconds["score"]}
+    rows = [{**model_row, "scored_customers": len(scores), **timing},
+            *_baseline_rows(common, y_eval, recency, dropout)]
+    return result(rows, scores, feats, eval_frame, path,
+                  fallback_reason=_lost_to_recency(rows[0]["roc_auc"], rows[1]["roc_auc"], s_eval))
+
+
+EVAL_KEYS = ("roc_auc", "pr_auc", "brier", "top_decile_lift", "eval_rows", "eval_churn_rate")
+
+
+def _lost_to_recency(model_auc, rule_auc, s_eval, whose: str = "model") -> str:
+    """The fallback reason when the model ranks worse than days-since-last-order on the evaluation
+    snapshot (or could not be judged there), else "": such a model is not worth its scores."""
+    if model_auc is None or (rule_auc is not None and model_auc < rule_auc):
+        return (f"the {whose}'s ROC AUC {model_auc} is below the recency rule's {rule_auc} "
+                f"on the evaluation snapshot {s_eval}")
+    return ""
+
+
+def _score(feats, as_of, model, encoder, version, run_id, seconds) -> pd.DataFrame:
     started = time.perf_counter()
     current = feats[feats["snapshot_date"] == as_of]
     if len(current):
-        p_now, top_names, top_effects = drivers(prod_model, encoder.matrix(current), used)
+        p_now, top_names, top_effects = drivers(model, encoder.matrix(current), encoder.features)
     else:
         p_now, top_names, top_effects = np.empty(0), np.empty((0, 3), object), np.empty((0, 3))
     seconds["score"] = time.perf_counter() - started
-    scores = pd.DataFrame({
+    return pd.DataFrame({
         "customer_id": current["customer_id"].to_numpy(), "snapshot_date": as_of,
         "churn_probability": p_now, "risk_band": risk_band(p_now),
         **{f"driver_{k + 1}": top_names[:, k] for k in range(3)},
@@ -458,25 +585,63 @@ def _train_and_score(con, as_of: date, *, horizon_days: int = 90, active_window_
         "engagement_score": current["engagement_score"].to_numpy(dtype=float),
         "model_status": STATUS_MODEL, "model_version": version, "run_id": run_id,
     })
-    timing = {"seconds_features": seconds["features"], "seconds_train": seconds["train"], "seconds_score": seconds["score"]}
-    rows = [
-        {"model": MODEL_NAME, **common, **evaluate(y_eval, p_eval, probability=True), "calibration": method,
-         "message": "calibrated HistGradientBoostingClassifier" + _sample_note(sample), "model_version": version,
-         "model_path": str(path) if path else None, "production_train_rows": len(production),
-         "scored_customers": len(scores), **timing},
-        {"model": "recency_rule", **common, **evaluate(y_eval, recency, probability=False),
-         "message": "days since the last completed order (no order: tenure)"},
-    ]
+
+
+def _baseline_rows(common, y_eval, recency, dropout) -> list[dict]:
+    rows = [{"model": "recency_rule", **common, **evaluate(y_eval, recency, probability=False),
+             "message": "days since the last completed order (no order: tenure)"}]
     if np.all(np.isfinite(dropout)):
         rows.append({"model": "bgnbd_p_alive", **common, **evaluate(y_eval, dropout, probability=True),
                      "message": "1 - P(alive) of BG/NBD fitted on orders up to the evaluation snapshot"})
     else:
         rows.append({"model": "bgnbd_p_alive", **common, "trained": False,
                      "message": "BG/NBD not fitted at the evaluation snapshot (too few repeat buyers)"})
-    model_auc, rule_auc = rows[0]["roc_auc"], rows[1]["roc_auc"]
-    lost = ""
-    if model_auc is None or (rule_auc is not None and model_auc < rule_auc):
-        # a model that ranks worse than days-since-last-order is not worth its scores: the rule scores
-        lost = (f"the model's ROC AUC {model_auc} is below the recency rule's {rule_auc} "
-                f"on the evaluation snapshot {s_eval}")
-    return result(rows, scores, feats, eval_frame, path, fallback_reason=lost)
+    return rows
+
+
+def _score_with_saved(con, as_of, reuse, feats, labelled, result, seconds, run_id) -> ChurnResult:
+    """Score the run date with a saved model (no training). Its evaluation row: when the latest
+    labelled snapshot is after the saved model's training window, the saved model is judged on
+    it (``split = saved_model_out_of_time``: what BI needs to see drift between retrainings);
+    otherwise the saved model's own evaluation is repeated (``split`` as saved)."""
+    path, saved = reuse
+    encoder = _Encoder.from_saved(saved["features"], saved["categories"])
+    age = (as_of - saved["trained_as_of"]).days
+    note = f"saved model {saved['version']} reused (trained {age} day(s) ago, candidate '{saved['candidate']}')"
+    common = {"trained": True, "train_start_snapshot": saved["train_start_snapshot"],
+              "train_end_snapshot": saved["train_end_snapshot"], "train_rows": saved["train_rows"]}
+    s_eval = max(labelled["snapshot_date"]) if len(labelled) else None
+    eval_frame = None
+    rows = []
+    seconds["train"] = 0.0
+    if s_eval is not None and s_eval > saved["train_end_snapshot"] and labelled["churned"].nunique() == 2:
+        evaluation = labelled[labelled["snapshot_date"] == s_eval]
+        y_eval = evaluation["churned"].to_numpy()
+        p_eval = saved["model"].predict_proba(encoder.matrix(evaluation))[:, 1]
+        recency = _recency_score(evaluation)
+        started = time.perf_counter()
+        dropout = _bgnbd_dropout(con, evaluation["customer_id"], s_eval)
+        seconds["baselines"] = time.perf_counter() - started
+        common.update(split="saved_model_out_of_time", eval_snapshot=s_eval)
+        model_row = {"model": MODEL_NAME, **common, **evaluate(y_eval, p_eval, probability=True)}
+        eval_frame = pd.DataFrame({
+            "customer_id": evaluation["customer_id"].to_numpy(), "snapshot_date": s_eval, "churned": y_eval,
+            "model": p_eval, "recency_rule": recency, "bgnbd_p_alive": dropout,
+            "engagement_score": pd.to_numeric(evaluation["engagement_score"], errors="coerce").to_numpy(),
+        })
+        rows = _baseline_rows(common, y_eval, recency, dropout)
+        lost = _lost_to_recency(model_row["roc_auc"], rows[0]["roc_auc"], s_eval, "saved model")
+    else:
+        # the saved run's own evaluation (its baselines are in that run's rows of churn_model_runs)
+        model_row = {"model": MODEL_NAME, **common, **saved["evaluation"],
+                     "message": None}
+        note += "; no labelled snapshot after its training window: its training run's evaluation repeated"
+        # a model that lost to the rule when trained keeps losing until retrained (files saved
+        # before the rule's AUC was kept: judged on their own AUC only)
+        lost = _lost_to_recency(saved["evaluation"].get("roc_auc"), saved.get("recency_rule_roc_auc"),
+                                saved["evaluation"].get("eval_snapshot"), "saved model")
+    scores = _score(feats, as_of, saved["model"], encoder, saved["version"], run_id, seconds)
+    model_row.update(calibration=saved["calibration"], message=note, model_version=saved["version"],
+                     model_path=str(path), production_train_rows=saved["train_rows"], scored_customers=len(scores),
+                     seconds_features=seconds["features"], seconds_train=0.0, seconds_score=seconds["score"])
+    return result([model_row, *rows], scores, feats, eval_frame, path, fallback_reason=lost)

@@ -5,7 +5,8 @@ happened on or before S: orders by ``ordered_date``, engagement events by ``occu
 subscription state from the plan period containing S, the engagement score of day S (and of
 S-7, S-30; the score of a day only counts events up to that day), support tickets opened by S
 (open = not resolved by S; first response only when it came by S), the latest survey answer
-responded by S. ``tests/test_ml_churn.py`` proves it: features of S do not change when events
+responded by S, survey invitations sent by S (answered = answered by S), tickets reopened by S.
+``tests/test_ml_fast.py`` proves it: features of S do not change when events
 after S are added.
 
 Population of S: CRM customers signed up by S who are **active** at S (spec: a paid
@@ -16,8 +17,12 @@ it is null while S + horizon is after the as-of date (not yet observed).
 Three steps: the population and labels of every snapshot (a temp table), the training sample
 (``build_features``: with a cap on labelled rows, whole customers by the MD5 of their id), then
 the features of the rows kept. Sampling only drops rows: a kept row's features are the same.
+The per-channel features come from running totals per customer and day (one window pass over
+the kept customers' events) looked up on S, S-7, S-30 and S-90 by ASOF joins, so their cost
+grows with the events, not with events x snapshots. CRM attributes (persona, opt-in) are the
+current CRM version: they describe who the customer is and are not dated.
 
-Known limit: an order's ``status`` (and a ticket's resolution) is its latest known version
+Known limit: an order's ``status`` (and a ticket's resolution and contact count) is its latest known version
 (staging keeps the latest delivery), so an order completed before S but returned after S counts
 as not completed; features count only completed orders and order events, never returns' dates.
 """
@@ -29,6 +34,39 @@ from datetime import date
 
 import pandas as pd
 
+# activity channels of fct_engagement_events: name -> filter. Per channel and snapshot S: the
+# days since its last event (all history up to S), its events in the 7/30/90 days ending on S,
+# and its rate per observed day over all history up to S (a customer's usual level, against
+# which a quiet spell means something)
+CHANNELS = {
+    "activity": "counts_as_activity",
+    "web": "source = 'web'",
+    "app": "source = 'app' AND event_type <> 'uninstall'",
+    "email_engaged": "source = 'email' AND event_type IN ('open', 'click')",
+    "social": "source = 'social' AND weight > 0",
+    "support": "source = 'support'",
+    "surveys": "source = 'surveys'",
+    "community": "source IN ('brand_events', 'referrals')",
+}
+# counted per window but without their own recency
+COUNTED = {
+    "email_delivered": "source = 'email' AND event_type = 'delivered'",
+    "negative": "weight < 0",
+}
+WINDOWS = (7, 30, 90)
+
+CHANNEL_FEATURES = (
+    [f"days_since_{c}" for c in CHANNELS]
+    + [f"{c}_{w}d" for c in (*CHANNELS, *COUNTED) for w in WINDOWS]
+    + [f"{c}_per_day" for c in CHANNELS]
+    # (not the observed days themselves: for customers older than the data they only count the
+    # days since the data began, which grows with the snapshot date and would make the run date,
+    # later than every training snapshot, an extrapolation)
+    + ["active_days_30d", "active_days_90d", "active_days_share",
+       "silence_vs_usual", "activity_trend_7_30", "activity_trend_30_90", "web_trend_30_90",
+       "email_open_rate_90d", "points_30d", "points_90d"]
+)
+
 NUMERIC_FEATURES = [
     "tenure_days",
     "recency_days",
@@ -39,15 +77,21 @@ NUMERIC_FEATURES = [
     "revenue",
     "revenue_90d",
     "avg_order_value",
+    "revenue_per_year",
+    "avg_days_between_purchases",
+    "purchase_overdue",
     "is_paid",
     "is_trial",
     "days_in_plan_state",
     "subscription_events_90d",
     "cancellations_90d",
     "downgrades_90d",
+    "upgrades_90d",
     "engagement_score",
     "engagement_trend_7d",
     "engagement_trend_30d",
+    "engagement_trend_90d",
+    "engagement_drop_from_peak",
     "score_web",
     "score_app",
     "score_email",
@@ -56,22 +100,28 @@ NUMERIC_FEATURES = [
     "score_subscriptions",
     "score_support",
     "score_surveys",
-    "days_since_last_activity",
-    "activity_events_30d",
-    "web_events_30d",
-    "email_opens_clicks_30d",
-    "email_unsubscribes_90d",
-    "app_events_30d",
-    "app_uninstalls_90d",
     "tickets_90d",
     "open_tickets",
     "first_response_hours_90d",
+    "fcr_share",
+    "reopened_tickets_90d",
     "latest_nps",
+    "nps_change",
+    "mean_nps",
     "latest_csat",
     "latest_ces",
+    "survey_invitations_180d",
+    "survey_response_rate_180d",
+    "marketing_opt_in",
+    *CHANNEL_FEATURES,
 ]
-CATEGORICAL_FEATURES = ["plan"]
+# CRM attributes (current state: dim_customers keeps the latest CRM version; they describe who
+# the customer is, not what they did after S) and the plan held at S
+CATEGORICAL_FEATURES = ["plan", "persona"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+# bumped whenever a feature's definition changes (not only the list): a saved model trained on
+# other features must be retrained, not reused (see churn.py, "Retraining")
+FEATURE_SET_VERSION = 2
 
 # Step 1: who is in each snapshot's population, and their label. A temp table: the sample
 # (step 2) and every feature (step 3) read it.
@@ -136,7 +186,97 @@ LEFT JOIN _churn_sample AS s USING (customer_id)
 WHERE s.customer_id IS NOT NULL OR p.churned IS NULL OR p.snapshot_date = CAST($eval AS DATE)
 """
 
-# Step 3: features of the kept rows
+# Step 3a: per customer (of the kept rows) and day, events per channel, then running totals and
+# the last day of each channel: the features of any S are then a lookup (ASOF join) of the
+# running totals on S, S-7, S-30 and S-90, instead of a range join of every event to every
+# snapshot it falls before
+def _daily_sql() -> str:
+    counts = ",\n    ".join(f"count(*) FILTER (WHERE {cond}) AS {name}"
+                              for name, cond in {**CHANNELS, **COUNTED}.items())
+    return f"""
+CREATE OR REPLACE TEMP TABLE _churn_daily AS
+SELECT customer_id, occurred_date AS day,
+    {counts},
+    sum(weight) AS points
+FROM marts.fct_engagement_events
+WHERE is_known_customer AND customer_id IN (SELECT DISTINCT customer_id FROM _churn_rows)
+GROUP BY customer_id, occurred_date
+"""
+
+
+def _running_sql() -> str:
+    sums = ",\n    ".join(f"sum({name}) OVER w AS {name}" for name in (*CHANNELS, *COUNTED, "points"))
+    lasts = ",\n    ".join(f"max(CASE WHEN {name} > 0 THEN day END) OVER w AS last_{name}" for name in CHANNELS)
+    return f"""
+CREATE OR REPLACE TEMP TABLE _churn_running AS
+SELECT customer_id, day,
+    {sums},
+    sum(CASE WHEN activity > 0 THEN 1 ELSE 0 END) OVER w AS active_days,
+    {lasts}
+FROM _churn_daily
+WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS UNBOUNDED PRECEDING)
+"""
+
+
+def _channel_features_sql() -> str:
+    """One row per kept (customer, snapshot) with CHANNEL_FEATURES."""
+    lags = {0: "r0", **{w: f"r{w}" for w in WINDOWS}}
+    cols = []
+    for name in CHANNELS:
+        cols.append(f"datediff('day', r0.last_{name}, p.snapshot_date) AS days_since_{name}")
+    for name in (*CHANNELS, *COUNTED):
+        for w in WINDOWS:
+            cols.append(f"coalesce(r0.{name}, 0) - coalesce(r{w}.{name}, 0) AS {name}_{w}d")
+    for name in CHANNELS:
+        cols.append(f"coalesce(r0.{name}, 0) / o.observed_days AS {name}_per_day")
+    cols += [
+        "coalesce(r0.active_days, 0) - coalesce(r30.active_days, 0) AS active_days_30d",
+        "coalesce(r0.active_days, 0) - coalesce(r90.active_days, 0) AS active_days_90d",
+        "coalesce(r0.active_days, 0) / o.observed_days AS active_days_share",
+        "o.observed_days",
+        # days without activity times the share of days the customer is usually active: the
+        # active days a customer of that habit would have had in the silence (silence of a
+        # daily user means more than the same silence of a monthly one)
+        "coalesce(datediff('day', r0.last_activity, p.snapshot_date), o.observed_days) "
+        "* coalesce(r0.active_days, 0) / o.observed_days AS silence_vs_usual",
+        "(coalesce(r0.activity, 0) - coalesce(r7.activity, 0)) / 7.0 "
+        "/ ((coalesce(r0.activity, 0) - coalesce(r30.activity, 0)) / 30.0 + 0.1) AS activity_trend_7_30",
+        "(coalesce(r0.activity, 0) - coalesce(r30.activity, 0)) / 30.0 "
+        "/ ((coalesce(r0.activity, 0) - coalesce(r90.activity, 0)) / 90.0 + 0.1) AS activity_trend_30_90",
+        "(coalesce(r0.web, 0) - coalesce(r30.web, 0)) / 30.0 "
+        "/ ((coalesce(r0.web, 0) - coalesce(r90.web, 0)) / 90.0 + 0.1) AS web_trend_30_90",
+        "(coalesce(r0.email_engaged, 0) - coalesce(r90.email_engaged, 0)) "
+        "/ nullif(coalesce(r0.email_delivered, 0) - coalesce(r90.email_delivered, 0), 0) AS email_open_rate_90d",
+        "coalesce(r0.points, 0) - coalesce(r30.points, 0) AS points_30d",
+        "coalesce(r0.points, 0) - coalesce(r90.points, 0) AS points_90d",
+    ]
+    joins = "\n".join(
+        f"ASOF LEFT JOIN _churn_running AS {alias} ON {alias}.customer_id = p.customer_id "
+        f"AND {alias}.day <= p.snapshot_date - {lag}"
+        for lag, alias in lags.items()
+    )
+    return f"""
+CREATE OR REPLACE TEMP TABLE _churn_channels AS
+WITH observed AS (
+    -- days of history the customer could have shown activity in: from signup or the first day
+    -- of data, whichever is later, to S
+    SELECT p.customer_id, p.snapshot_date,
+           CAST(greatest(1, datediff('day', greatest(p.signup_date, f.first_day), p.snapshot_date) + 1) AS DOUBLE)
+               AS observed_days
+    FROM _churn_rows AS p
+    -- the first day of all data, not of the kept customers' (sampling must not move a feature)
+    CROSS JOIN (SELECT coalesce(min(occurred_date), DATE '1900-01-01') AS first_day
+                FROM marts.fct_engagement_events) AS f
+)
+SELECT p.customer_id, p.snapshot_date,
+    {", ".join(cols)}
+FROM _churn_rows AS p
+JOIN observed AS o USING (customer_id, snapshot_date)
+{joins}
+"""
+
+
+# Step 3b: features of the kept rows
 FEATURES_SQL = """
 WITH completed_orders AS (
     SELECT customer_id, ordered_date, net_amount_reporting AS amount
@@ -159,6 +299,7 @@ order_features AS (
            coalesce(sum(o.amount), 0) AS revenue,
            coalesce(sum(o.amount) FILTER (WHERE o.ordered_date > p.snapshot_date - 90), 0) AS revenue_90d,
            sum(o.amount) / nullif(count(o.customer_id), 0) AS avg_order_value,
+           min(o.ordered_date) AS first_order_date,
            max(o.ordered_date) AS last_order_date
     FROM population AS p
     LEFT JOIN completed_orders AS o ON o.customer_id = p.customer_id AND o.ordered_date <= p.snapshot_date
@@ -174,7 +315,8 @@ subscription_features AS (
     SELECT p.customer_id, p.snapshot_date,
            count(e.customer_id) AS subscription_events_90d,
            count(e.customer_id) FILTER (WHERE e.event_type = 'cancelled') AS cancellations_90d,
-           count(e.customer_id) FILTER (WHERE e.event_type = 'downgraded') AS downgrades_90d
+           count(e.customer_id) FILTER (WHERE e.event_type = 'downgraded') AS downgrades_90d,
+           count(e.customer_id) FILTER (WHERE e.event_type = 'upgraded') AS upgrades_90d
     FROM population AS p
     LEFT JOIN staging.stg_billing__subscription_events AS e
         ON e.customer_id = p.customer_id AND e.occurred_date <= p.snapshot_date
@@ -186,6 +328,8 @@ engagement AS (
            max(d.score) FILTER (WHERE d.score_date = p.snapshot_date) AS engagement_score,
            max(d.score) FILTER (WHERE d.score_date = p.snapshot_date - 7) AS score_7d_ago,
            max(d.score) FILTER (WHERE d.score_date = p.snapshot_date - 30) AS score_30d_ago,
+           max(d.score) FILTER (WHERE d.score_date = p.snapshot_date - 90) AS score_90d_ago,
+           max(d.score) AS score_peak,
            max(d.score_web) FILTER (WHERE d.score_date = p.snapshot_date) AS score_web,
            max(d.score_app) FILTER (WHERE d.score_date = p.snapshot_date) AS score_app,
            max(d.score_email) FILTER (WHERE d.score_date = p.snapshot_date) AS score_email,
@@ -197,33 +341,9 @@ engagement AS (
     FROM population AS p
     LEFT JOIN marts.customer_engagement_daily AS d
         ON d.customer_id = p.customer_id
-        AND d.score_date IN (p.snapshot_date, p.snapshot_date - 7, p.snapshot_date - 30)
-    GROUP BY p.customer_id, p.snapshot_date
-),
-event_features AS (
-    SELECT p.customer_id, p.snapshot_date,
-           count(*) FILTER (WHERE e.counts_as_activity AND e.occurred_date > p.snapshot_date - 30) AS activity_events_30d,
-           count(*) FILTER (WHERE e.source = 'web' AND e.occurred_date > p.snapshot_date - 30) AS web_events_30d,
-           count(*) FILTER (WHERE e.source = 'email' AND e.event_type IN ('open', 'click')
-                            AND e.occurred_date > p.snapshot_date - 30) AS email_opens_clicks_30d,
-           count(*) FILTER (WHERE e.source = 'email' AND e.event_type IN ('unsubscribe', 'spam_report')
-                            AND e.occurred_date > p.snapshot_date - 90) AS email_unsubscribes_90d,
-           count(*) FILTER (WHERE e.source = 'app' AND e.event_type <> 'uninstall'
-                            AND e.occurred_date > p.snapshot_date - 30) AS app_events_30d,
-           count(*) FILTER (WHERE e.source = 'app' AND e.event_type = 'uninstall'
-                            AND e.occurred_date > p.snapshot_date - 90) AS app_uninstalls_90d
-    FROM population AS p
-    LEFT JOIN marts.fct_engagement_events AS e
-        ON e.customer_id = p.customer_id AND e.is_known_customer
-        AND e.occurred_date <= p.snapshot_date AND e.occurred_date > p.snapshot_date - 90
-    GROUP BY p.customer_id, p.snapshot_date
-),
-last_activity AS (
-    SELECT p.customer_id, p.snapshot_date, max(e.occurred_date) AS last_activity_date
-    FROM population AS p
-    JOIN marts.fct_engagement_events AS e
-        ON e.customer_id = p.customer_id AND e.is_known_customer AND e.counts_as_activity
-        AND e.occurred_date <= p.snapshot_date
+        -- the peak of the last 90 days, sampled weekly (a lookup, not a 90-day range join)
+        AND d.score_date IN (p.snapshot_date, p.snapshot_date - 7, p.snapshot_date - 14, p.snapshot_date - 21,
+                             p.snapshot_date - 30, p.snapshot_date - 45, p.snapshot_date - 60, p.snapshot_date - 90)
     GROUP BY p.customer_id, p.snapshot_date
 ),
 support_features AS (
@@ -232,20 +352,45 @@ support_features AS (
            count(t.ticket_id) FILTER (WHERE t.resolved_date IS NULL OR t.resolved_date > p.snapshot_date) AS open_tickets,
            avg(t.first_response_seconds / 3600.0) FILTER (
                WHERE t.opened_date > p.snapshot_date - 90
-               AND CAST(t.first_response_at AS DATE) <= p.snapshot_date) AS first_response_hours_90d
+               AND CAST(t.first_response_at AS DATE) <= p.snapshot_date) AS first_response_hours_90d,
+           -- first-contact resolution (spec's FCR) of the tickets resolved by S: one contact, not
+           -- reopened by S
+           avg(CASE WHEN t.contacts_count = 1 AND (t.reopened_at IS NULL OR CAST(t.reopened_at AS DATE) > p.snapshot_date)
+                    THEN 1.0 ELSE 0.0 END) FILTER (WHERE t.resolved_date <= p.snapshot_date) AS fcr_share,
+           count(t.ticket_id) FILTER (WHERE CAST(t.reopened_at AS DATE) <= p.snapshot_date
+                                      AND CAST(t.reopened_at AS DATE) > p.snapshot_date - 90) AS reopened_tickets_90d
     FROM population AS p
     LEFT JOIN marts.fct_support_tickets AS t
         ON t.customer_id = p.customer_id AND t.is_valid_ticket AND t.opened_date <= p.snapshot_date
     GROUP BY p.customer_id, p.snapshot_date
 ),
-survey_features AS (
-    SELECT p.customer_id, p.snapshot_date,
-           arg_max(r.score, r.responded_at) FILTER (WHERE r.survey_type = 'nps') AS latest_nps,
-           arg_max(r.score, r.responded_at) FILTER (WHERE r.survey_type = 'csat') AS latest_csat,
-           arg_max(r.score, r.responded_at) FILTER (WHERE r.survey_type = 'ces') AS latest_ces
+survey_answers AS (
+    SELECT p.customer_id, p.snapshot_date, r.survey_type, r.score,
+           row_number() OVER (PARTITION BY p.customer_id, p.snapshot_date, r.survey_type
+                              ORDER BY r.responded_at DESC, r.invitation_id DESC) AS latest_rank
     FROM population AS p
-    LEFT JOIN marts.fct_survey_responses AS r
+    JOIN marts.fct_survey_responses AS r
         ON r.customer_id = p.customer_id AND r.is_response AND r.responded_date <= p.snapshot_date
+),
+survey_features AS (
+    SELECT customer_id, snapshot_date,
+           max(score) FILTER (WHERE survey_type = 'nps' AND latest_rank = 1) AS latest_nps,
+           max(score) FILTER (WHERE survey_type = 'nps' AND latest_rank = 1)
+               - max(score) FILTER (WHERE survey_type = 'nps' AND latest_rank = 2) AS nps_change,
+           avg(score) FILTER (WHERE survey_type = 'nps') AS mean_nps,
+           max(score) FILTER (WHERE survey_type = 'csat' AND latest_rank = 1) AS latest_csat,
+           max(score) FILTER (WHERE survey_type = 'ces' AND latest_rank = 1) AS latest_ces
+    FROM survey_answers
+    GROUP BY customer_id, snapshot_date
+),
+survey_invitations AS (
+    -- invitations sent in the 180 days to S, and the share answered by S
+    SELECT p.customer_id, p.snapshot_date,
+           count(r.customer_id) AS survey_invitations_180d,
+           avg(CASE WHEN r.responded_date <= p.snapshot_date THEN 1.0 ELSE 0.0 END) AS survey_response_rate_180d
+    FROM population AS p
+    JOIN marts.fct_survey_responses AS r
+        ON r.customer_id = p.customer_id AND r.sent_date <= p.snapshot_date AND r.sent_date > p.snapshot_date - 180
     GROUP BY p.customer_id, p.snapshot_date
 )
 SELECT
@@ -254,34 +399,47 @@ SELECT
     datediff('day', p.signup_date, p.snapshot_date) AS tenure_days,
     datediff('day', o.last_order_date, p.snapshot_date) AS recency_days,
     o.orders_count, o.purchase_days, o.orders_30d, o.orders_90d, o.revenue, o.revenue_90d, o.avg_order_value,
+    o.revenue * 365.0 / ch.observed_days AS revenue_per_year,
+    datediff('day', o.first_order_date, o.last_order_date) / nullif(o.purchase_days - 1, 0) AS avg_days_between_purchases,
+    -- days since the last purchase in units of the customer's usual gap between purchases
+    datediff('day', o.last_order_date, p.snapshot_date)
+        / nullif(datediff('day', o.first_order_date, o.last_order_date) / nullif(o.purchase_days - 1, 0), 0)
+        AS purchase_overdue,
     coalesce(ps.plan, 'none') AS plan,
     CAST(coalesce(ps.is_paid, false) AS INTEGER) AS is_paid,
     CAST(coalesce(ps.is_trial, false) AS INTEGER) AS is_trial,
     datediff('day', ps.from_date, p.snapshot_date) AS days_in_plan_state,
-    sf.subscription_events_90d, sf.cancellations_90d, sf.downgrades_90d,
+    sf.subscription_events_90d, sf.cancellations_90d, sf.downgrades_90d, sf.upgrades_90d,
     coalesce(en.engagement_score, 0) AS engagement_score,
     coalesce(en.engagement_score, 0) - coalesce(en.score_7d_ago, 0) AS engagement_trend_7d,
     coalesce(en.engagement_score, 0) - coalesce(en.score_30d_ago, 0) AS engagement_trend_30d,
+    coalesce(en.engagement_score, 0) - coalesce(en.score_90d_ago, 0) AS engagement_trend_90d,
+    coalesce(en.score_peak, 0) - coalesce(en.engagement_score, 0) AS engagement_drop_from_peak,
     coalesce(en.score_web, 0) AS score_web, coalesce(en.score_app, 0) AS score_app,
     coalesce(en.score_email, 0) AS score_email, coalesce(en.score_social, 0) AS score_social,
     coalesce(en.score_orders, 0) AS score_orders, coalesce(en.score_subscriptions, 0) AS score_subscriptions,
     coalesce(en.score_support, 0) AS score_support, coalesce(en.score_surveys, 0) AS score_surveys,
-    datediff('day', la.last_activity_date, p.snapshot_date) AS days_since_last_activity,
-    ev.activity_events_30d, ev.web_events_30d, ev.email_opens_clicks_30d, ev.email_unsubscribes_90d,
-    ev.app_events_30d, ev.app_uninstalls_90d,
-    su.tickets_90d, su.open_tickets, su.first_response_hours_90d,
-    sv.latest_nps, sv.latest_csat, sv.latest_ces,
+    su.tickets_90d, su.open_tickets, su.first_response_hours_90d, su.fcr_share, su.reopened_tickets_90d,
+    sv.latest_nps, sv.nps_change, sv.mean_nps, sv.latest_csat, sv.latest_ces,
+    coalesce(si.survey_invitations_180d, 0) AS survey_invitations_180d, si.survey_response_rate_180d,
+    CAST(c.marketing_opt_in AS INTEGER) AS marketing_opt_in,
+    coalesce(c.persona, 'unknown') AS persona,
+    coalesce(c.acquisition_channel, 'unknown') AS acquisition_channel,
+    coalesce(c.income_band, 'unknown') AS income_band,
+    coalesce(c.age_band, 'unknown') AS age_band,
+    ch.* EXCLUDE (customer_id, snapshot_date),
     p.churned,
     p.in_training_sample
 FROM population AS p
+JOIN marts.dim_customers AS c USING (customer_id)
+JOIN _churn_channels AS ch USING (customer_id, snapshot_date)
 JOIN order_features AS o USING (customer_id, snapshot_date)
 JOIN plan_state AS ps USING (customer_id, snapshot_date)
 JOIN subscription_features AS sf USING (customer_id, snapshot_date)
 JOIN engagement AS en USING (customer_id, snapshot_date)
-JOIN event_features AS ev USING (customer_id, snapshot_date)
-LEFT JOIN last_activity AS la USING (customer_id, snapshot_date)
 JOIN support_features AS su USING (customer_id, snapshot_date)
-JOIN survey_features AS sv USING (customer_id, snapshot_date)
+LEFT JOIN survey_features AS sv USING (customer_id, snapshot_date)
+LEFT JOIN survey_invitations AS si USING (customer_id, snapshot_date)
 ORDER BY p.snapshot_date, p.customer_id
 """
 
@@ -329,10 +487,14 @@ def build_features(con, snapshots: list[date], as_of: date, *, horizon_days: int
         sampled_rows, sampled_customers = con.execute(
             "SELECT count(*), count(DISTINCT customer_id) FROM _churn_rows "
             "WHERE churned IS NOT NULL AND in_training_sample").fetchall()[0]
+        con.execute(_daily_sql())
+        con.execute(_running_sql())
+        con.execute(_channel_features_sql())
         out = con.execute(FEATURES_SQL).df()
     finally:
         con.unregister("_churn_snapshots")
-        for table in ("_churn_rows", "_churn_sample", "_churn_population"):
+        for table in ("_churn_channels", "_churn_running", "_churn_daily", "_churn_rows", "_churn_sample",
+                      "_churn_population"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     out["snapshot_date"] = pd.to_datetime(out["snapshot_date"]).dt.date
     out["in_training_sample"] = out["in_training_sample"].astype(bool)

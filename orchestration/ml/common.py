@@ -18,6 +18,7 @@ CLV_MODEL_RUNS_KEY = dg.AssetKey(["ml", "clv_model_runs"])
 CLV_SEGMENTS_KEY = dg.AssetKey(["ml", "clv_segments"])
 CUSTOMER_CHURN_SCORES_KEY = dg.AssetKey(["ml", "customer_churn_scores"])
 CHURN_MODEL_RUNS_KEY = dg.AssetKey(["ml", "churn_model_runs"])
+MODEL_METRICS_KEY = dg.AssetKey(["ml", "model_metrics"])
 
 # dbt models the ML assets read (keys as the dbt translator names them)
 STG_ORDERS_KEY = dg.AssetKey(["staging", "stg_shop__orders"])

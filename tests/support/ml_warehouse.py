@@ -61,7 +61,7 @@ def write_ml_inputs(path: Path, start: date, end: date, *, orders=None, customer
         con.execute("""CREATE TABLE marts.dim_customers AS SELECT CAST(customer_id AS VARCHAR) AS customer_id,
                        'k' || customer_id AS customer_key,
                        false AS is_unknown_member, CAST(signup_date AS DATE) AS signup_date, 'US' AS country,
-                       'p' AS persona, 'organic' AS acquisition_channel, '25-34' AS age_band, 'mid' AS income_band, 'f' AS gender, CAST(0 AS BIGINT) AS tenure_days,
+                       'p' AS persona, true AS marketing_opt_in, 'organic' AS acquisition_channel, '25-34' AS age_band, 'mid' AS income_band, 'f' AS gender, CAST(0 AS BIGINT) AS tenure_days,
                        CAST(0 AS BIGINT) AS orders_count, 0.0 AS revenue, CAST(NULL AS DOUBLE) AS avg_order_value,
                        CAST(NULL AS BIGINT) AS recency_days, 'none' AS current_plan, CAST(0 AS BIGINT) AS support_tickets_count,
                        CAST(NULL AS BIGINT) AS latest_nps_score, CAST(NULL AS BIGINT) AS latest_csat_score,
@@ -97,10 +97,12 @@ def write_ml_inputs(path: Path, start: date, end: date, *, orders=None, customer
                        CAST(opened_date AS TIMESTAMP) + INTERVAL 10 HOUR AS opened_at, CAST(opened_date AS DATE) AS opened_date,
                        CAST(opened_date AS TIMESTAMP) + INTERVAL 14 HOUR AS first_response_at, 14400.0 AS first_response_seconds,
                        CAST(opened_date AS TIMESTAMP) + INTERVAL 3 DAY AS resolved_at,
-                       CAST(opened_date AS DATE) + 3 AS resolved_date FROM tickets""")
+                       CAST(opened_date AS DATE) + 3 AS resolved_date, CAST(1 AS BIGINT) AS contacts_count,
+                       CAST(NULL AS TIMESTAMP) AS reopened_at FROM tickets""")
         con.register("surveys", surveys)
         con.execute("""CREATE TABLE marts.fct_survey_responses AS SELECT CAST(invitation_id AS VARCHAR) AS invitation_id,
                        CAST(customer_id AS VARCHAR) AS customer_id, true AS is_response,
                        'nps' AS survey_type, CAST(score AS BIGINT) AS score,
                        CAST(responded_date AS TIMESTAMP) + INTERVAL 11 HOUR AS responded_at,
-                       CAST(responded_date AS DATE) AS responded_date FROM surveys""")
+                       CAST(responded_date AS DATE) AS responded_date, CAST(responded_date AS DATE) - 2 AS sent_date
+                       FROM surveys""")
