@@ -119,7 +119,8 @@ def test_published_asset_is_downstream_of_every_mart_and_ml_table(dbt_manifest):
     }
     assert "marts/customer_360" in marts and "marts/metric_values" in marts
     parents = {k.to_user_string() for k in defs.resolve_asset_graph().get(PUBLISHED_KEY).parent_keys}
-    ml = {"ml/customer_clv", "ml/clv_segments", "ml/clv_model_runs", "ml/customer_churn_scores", "ml/churn_model_runs"}
+    ml = {"ml/customer_clv", "ml/clv_segments", "ml/clv_model_runs", "ml/customer_churn_scores", "ml/churn_model_runs",
+          "ml/model_metrics"}
     assert parents == marts | ml
     # the dashboard's pages (dbt exposures) are its children, each with the marts it reads
     graph = defs.resolve_asset_graph()

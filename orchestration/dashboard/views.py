@@ -318,9 +318,13 @@ def at_risk() -> None:
             ).properties(height=320),
             width="stretch",
         )
+    # the recency-rule fallback (too little labelled history) scores without reasons
+    has_reasons = scored and customers[["churn_driver_1", "churn_driver_2", "churn_driver_3"]].notna().any().any()
     with right:
-        st.subheader("Top reasons" if scored else "Engagement bands")
-        if scored:
+        st.subheader("Top reasons" if has_reasons else "Engagement bands")
+        if scored and not has_reasons:
+            st.caption("Churn is scored by the recency rule (no trained model yet), which gives no reasons.")
+        if has_reasons:
             reasons = view.melt(value_vars=["churn_driver_1", "churn_driver_2", "churn_driver_3"],
                                 value_name="driver").dropna(subset=["driver"])
             counts = reasons.groupby("driver").size().reset_index(name="customers")
