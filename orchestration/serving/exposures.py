@@ -6,17 +6,18 @@ Dagster shows but never materialises, downstream of the marts it reads and of
 ``published/marts`` (the copy it reads them from).
 """
 
-import json
 from pathlib import Path
 
 import dagster as dg
+from dagster_dbt.dbt_manifest import validate_manifest
 
 from orchestration.dbt.assets import translator
 from orchestration.serving.assets import PUBLISHED_KEY
 
 
 def dashboard_specs(manifest_path: Path) -> list[dg.AssetSpec]:
-    manifest = json.loads(Path(manifest_path).read_text())
+    # dagster-dbt's cached parse: the dbt assets have already read this manifest at import
+    manifest = validate_manifest(Path(manifest_path))
     specs = []
     for exposure in sorted(manifest.get("exposures", {}).values(), key=lambda e: e["name"]):
         if exposure["type"] != "dashboard":
