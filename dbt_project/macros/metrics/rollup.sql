@@ -115,6 +115,30 @@ attributed as (
         and observations.period_start <= plan_periods.to_date
 ),
 
+-- the observation rows are per customer: summed first per combination of segment values, so
+-- that each grouping set below reads a few rows per period, not one per customer (at 1M
+-- customers one pass over hundreds of millions of rows instead of one per grouping set)
+combinations as (
+    select
+        metric_name,
+        period_grain,
+        period_start,
+        {%- for name in customer_segment_names() + dimensions %}
+        {{ name }},
+        {%- endfor %}
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        sum(sample_size) as sample_size,
+        sum(sum_squares) as sum_squares
+    from attributed
+    group by
+        metric_name,
+        period_grain,
+        period_start{% for name in customer_segment_names() + dimensions %},
+        {{ name }}
+        {%- endfor %}
+),
+
 -- one pass: a grouping set per segment (the customer segments are never null here, so
 -- grouping() alone tells which set a row belongs to; channel/touchpoint may be null and their
 -- null groups are dropped below)
@@ -139,7 +163,7 @@ segment_parts as (
         sum(denominator) as denominator,
         sum(sample_size) as sample_size,
         sum(sum_squares) as sum_squares
-    from attributed
+    from combinations
     group by grouping sets (
         (metric_name, period_grain, period_start),
         {%- for name in customer_segment_names() + dimensions %}

@@ -71,19 +71,27 @@ grains as (
     {{ metric_grains() }}
 ),
 
--- keep the covered days that are a period's (capped) last day
+-- each period's (capped) last day: every day ends its day, a week or month ends on its last
+-- day or on the run date while it is still running
+period_last_days as (
+    select
+        period_grain,
+        period_start,
+        cast(least({{ period_end('period_grain', 'period_start') }}, {{ as_of_date() }}) as date) as last_day
+    from {{ ref('int_metric_periods') }}
+),
+
+-- keep the covered days that are a period's (capped) last day: a join on the day, not each
+-- covered day times every grain and a filter (the covered rows are the model's bulk)
 period_counts as (
     select
         covered.metric_name,
-        grains.period_grain,
-        {{ period_start('grains.period_grain', 'covered.covered_date') }} as period_start,
+        period_last_days.period_grain,
+        period_last_days.period_start,
         covered.customer_id
     from covered
-    cross join grains
-    where covered.covered_date = least(
-        {{ period_end('grains.period_grain', period_start('grains.period_grain', 'covered.covered_date')) }},
-        {{ as_of_date() }}
-    )
+    inner join period_last_days
+        on period_last_days.last_day = covered.covered_date
 ),
 
 count_observations as (

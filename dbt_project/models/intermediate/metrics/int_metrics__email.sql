@@ -56,35 +56,68 @@ rate_metrics as (
     select 'email_unsubscribe_rate'
 ),
 
+-- pairs summed per customer, type and delivery day before the grains multiply the rows
+delivered_days as (
+    select
+        customer_id,
+        email_type,
+        delivered_date,
+        sum(opened) as opened,
+        sum(clicked) as clicked,
+        sum(unsubscribed) as unsubscribed,
+        count(*) as pairs
+    from pairs
+    where delivered_date is not null
+    group by customer_id, email_type, delivered_date
+),
+
+delivered_periods as (
+    select
+        grains.period_grain,
+        {{ period_start('grains.period_grain', 'delivered_days.delivered_date') }} as period_start,
+        delivered_days.customer_id,
+        delivered_days.email_type as channel,
+        sum(delivered_days.opened) as opened,
+        sum(delivered_days.clicked) as clicked,
+        sum(delivered_days.unsubscribed) as unsubscribed,
+        sum(delivered_days.pairs) as pairs
+    from delivered_days
+    cross join grains
+    group by 1, 2, 3, 4
+),
+
 rate_observations as (
     select
         rate_metrics.metric_name,
-        grains.period_grain,
-        {{ period_start('grains.period_grain', 'pairs.delivered_date') }} as period_start,
-        pairs.customer_id,
-        pairs.email_type as channel,
-        sum(case rate_metrics.metric_name
-            when 'email_open_rate' then pairs.opened
-            when 'email_click_rate' then pairs.clicked
-            else pairs.unsubscribed
-        end) as numerator,
-        count(*) as denominator,
-        count(*) as sample_size
-    from pairs
+        delivered_periods.period_grain,
+        delivered_periods.period_start,
+        delivered_periods.customer_id,
+        delivered_periods.channel,
+        case rate_metrics.metric_name
+            when 'email_open_rate' then delivered_periods.opened
+            when 'email_click_rate' then delivered_periods.clicked
+            else delivered_periods.unsubscribed
+        end as numerator,
+        delivered_periods.pairs as denominator,
+        delivered_periods.pairs as sample_size
+    from delivered_periods
     cross join rate_metrics
-    cross join grains
-    where pairs.delivered_date is not null
-    group by 1, 2, 3, 4, 5
+),
+
+-- customers with an open or click per day, then per period of each grain
+engaged_days as (
+    select distinct customer_id, occurred_date
+    from pair_days
+    where opened = 1 or clicked = 1
 ),
 
 engaged_customers as (
     select distinct
         grains.period_grain,
-        {{ period_start('grains.period_grain', 'pair_days.occurred_date') }} as period_start,
-        pair_days.customer_id
-    from pair_days
+        {{ period_start('grains.period_grain', 'engaged_days.occurred_date') }} as period_start,
+        engaged_days.customer_id
+    from engaged_days
     cross join grains
-    where pair_days.opened = 1 or pair_days.clicked = 1
 ),
 
 engaged_observations as (

@@ -47,29 +47,45 @@ session_metrics as (
     select 'referral_traffic_share'
 ),
 
-session_observations as (
+-- the parts summed per grain's period before the metrics multiply the rows
+session_periods as (
     select
-        session_metrics.metric_name,
         grains.period_grain,
         {{ period_start('grains.period_grain', 'session_days.session_date') }} as period_start,
         session_days.customer_id,
-        session_days.source as channel,
-        sum(case session_metrics.metric_name
-            when 'sessions' then session_days.sessions
-            when 'avg_session_seconds' then session_days.duration_sum
-            when 'pages_per_session' then session_days.page_views
-            when 'bounce_rate' then session_days.bounces
-            when 'referral_traffic_share' then session_days.referral_sessions
-        end) as numerator,
-        sum(case when session_metrics.metric_name <> 'sessions' then session_days.sessions end) as denominator,
-        sum(session_days.sessions) as sample_size,
-        sum(case when session_metrics.metric_name = 'avg_session_seconds' then session_days.duration_squares end) as sum_squares
+        session_days.source,
+        sum(session_days.sessions) as sessions,
+        sum(session_days.duration_sum) as duration_sum,
+        sum(session_days.duration_squares) as duration_squares,
+        sum(session_days.page_views) as page_views,
+        sum(session_days.bounces) as bounces,
+        sum(session_days.referral_sessions) as referral_sessions
     from session_days
-    cross join session_metrics
     cross join grains
-    where session_days.source = 'web'
+    group by 1, 2, 3, 4
+),
+
+session_observations as (
+    select
+        session_metrics.metric_name,
+        session_periods.period_grain,
+        session_periods.period_start,
+        session_periods.customer_id,
+        session_periods.source as channel,
+        case session_metrics.metric_name
+            when 'sessions' then session_periods.sessions
+            when 'avg_session_seconds' then session_periods.duration_sum
+            when 'pages_per_session' then session_periods.page_views
+            when 'bounce_rate' then session_periods.bounces
+            when 'referral_traffic_share' then session_periods.referral_sessions
+        end as numerator,
+        case when session_metrics.metric_name <> 'sessions' then session_periods.sessions end as denominator,
+        session_periods.sessions as sample_size,
+        case when session_metrics.metric_name = 'avg_session_seconds' then session_periods.duration_squares end as sum_squares
+    from session_periods
+    cross join session_metrics
+    where session_periods.source = 'web'
         or session_metrics.metric_name in ('sessions', 'avg_session_seconds')
-    group by 1, 2, 3, 4, 5
 ),
 
 web_sessions as (
@@ -103,23 +119,35 @@ visitor_metrics as (
     select 'returning_visitor_rate'
 ),
 
+-- visitors counted per customer and period, then one row per metric
+visitor_customer_periods as (
+    select
+        period_grain,
+        period_start,
+        customer_id,
+        sum(converted) as converted,
+        sum(case when first_session_date < period_start then 1 else 0 end) as returning_visitors,
+        count(*) as visitors
+    from visitor_periods
+    group by period_grain, period_start, customer_id
+),
+
 visitor_observations as (
     select
         visitor_metrics.metric_name,
-        visitor_periods.period_grain,
-        visitor_periods.period_start,
-        visitor_periods.customer_id,
+        visitor_customer_periods.period_grain,
+        visitor_customer_periods.period_start,
+        visitor_customer_periods.customer_id,
         'web' as channel,
-        sum(case visitor_metrics.metric_name
-            when 'conversion_rate' then visitor_periods.converted
-            else case when visitor_periods.first_session_date < visitor_periods.period_start then 1 else 0 end
-        end) as numerator,
-        count(*) as denominator,
-        count(*) as sample_size,
+        case visitor_metrics.metric_name
+            when 'conversion_rate' then visitor_customer_periods.converted
+            else visitor_customer_periods.returning_visitors
+        end as numerator,
+        visitor_customer_periods.visitors as denominator,
+        visitor_customer_periods.visitors as sample_size,
         cast(null as {{ double }}) as sum_squares
-    from visitor_periods
+    from visitor_customer_periods
     cross join visitor_metrics
-    group by 1, 2, 3, 4
 ),
 
 observations as (
