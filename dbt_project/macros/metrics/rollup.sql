@@ -115,9 +115,10 @@ attributed as (
         and observations.period_start <= plan_periods.to_date
 ),
 
--- the observation rows are per customer: summed first per combination of segment values, so
--- that each grouping set below reads a few rows per period, not one per customer (at 1M
--- customers one pass over hundreds of millions of rows instead of one per grouping set)
+-- the observation rows are per customer: summed first per combination of segment values (one
+-- pass over them), so that each grouping set below reads one row per combination. The seven
+-- segments have almost as many combinations as customers, so this saves little today
+-- (benchmarks/results.md); it pays where segments are few.
 combinations as (
     select
         metric_name,
