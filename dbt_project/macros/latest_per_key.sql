@@ -6,7 +6,7 @@
     are tens of millions of wide rows of which almost none share a key (the loader already
     dedupes within a day). So the window ranks only the rows of keys seen more than once (and
     of null keys, which the window groups as before); the other rows pass through an anti
-    join. At 37M web hits: 24 s instead of 47 s, and far less memory (benchmarks/results.md). -#}
+    join. stg_web__events on 37.2M hits: 61 s instead of 94 s (benchmarks/results.md). -#}
 {% macro latest_per_key(relation, key_columns, order_by=none) -%}
     {%- set keys = [key_columns] if key_columns is string else key_columns -%}
     {%- set order_by = order_by if order_by is not none else ['_partition_date', '_source_file', '_source_line'] -%}
@@ -25,7 +25,7 @@
             select {% for key in keys %}{{ key }} as {{ key_aliases[loop.index0] }}{{ ', ' if not loop.last }}{% endfor %}
             from {{ relation }}
             where {% for key in keys %}{{ key }} is not null{{ ' and ' if not loop.last }}{% endfor %}
-            group by {% for key in keys %}{{ key }}{{ ', ' if not loop.last }}{% endfor %}
+            group by {{ keys | join(', ') }}
             having count(*) > 1
         )
 
