@@ -15,7 +15,7 @@ DEMO_MESSINESS ?= 0.01
 # (any other run refuses it). `make dev DEMO_MODE=false` for the UI on real data.
 DEMO_MODE ?= true
 
-.PHONY: install run test test-all test-engines dev docs dashboard chromium bench lock clean
+.PHONY: install run test test-slow test-all test-engines dev docs dashboard chromium bench lock clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 test: install chromium  ## the default test suite (what CI runs)
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+
+test-slow: install  ## the slow suites only (marker slow: demo-data ML, crash recovery, late-file idempotency); CI runs them after `make test`
+	CEW_TEST_SLOW=1 $(BIN)/pytest -q $(PYTEST_PARALLEL) -m slow
 
 test-all: install chromium  ## every suite, slow ones included
 	CEW_TEST_SLOW=1 $(BIN)/pytest -q $(PYTEST_PARALLEL) -m ""

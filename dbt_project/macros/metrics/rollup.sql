@@ -27,6 +27,38 @@
     end
 {%- endmacro %}
 
+{#- Segments in one pass: `group by {{ segment_grouping_sets(keys, segments) }}` gives a grouping
+    set per segment plus one without (segment 'all'); grouping_set_segment_name/_value say which
+    set a row belongs to. A segment column must not be null in the sets' input (coalesce it to
+    'unknown'), or its null group reads as another set's; where nulls are meant to be dropped
+    (a metric's own dimensions), drop rows with a null segment_value afterwards. -#}
+{% macro segment_grouping_sets(keys, segments) -%}
+grouping sets (
+        ({{ keys | join(', ') }}),
+        {%- for name in segments %}
+        ({{ keys | join(', ') }}, {{ name }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro grouping_set_segment_name(segments) -%}
+case
+            {%- for name in segments %}
+            when grouping({{ name }}) = 0 then '{{ name }}'
+            {%- endfor %}
+            else 'all'
+        end
+{%- endmacro %}
+
+{% macro grouping_set_segment_value(segments) -%}
+case
+            {%- for name in segments %}
+            when grouping({{ name }}) = 0 then {{ name }}
+            {%- endfor %}
+            else 'all'
+        end
+{%- endmacro %}
+
 {#- (metric_name, segment_name) pairs the registry allows for the metrics of `domain`. -#}
 {% macro _metric_segment_pairs(domain) -%}
     {%- set rows = [] -%}
@@ -140,37 +172,21 @@ combinations as (
         {%- endfor %}
 ),
 
--- one pass: a grouping set per segment (the customer segments are never null here, so
--- grouping() alone tells which set a row belongs to; channel/touchpoint may be null and their
--- null groups are dropped below)
+-- one pass: a grouping set per segment (the customer segments are never null here;
+-- channel/touchpoint may be, and their null groups are dropped below)
 segment_parts as (
     select
         metric_name,
         period_grain,
         period_start,
-        case
-            {%- for name in customer_segment_names() + dimensions %}
-            when grouping({{ name }}) = 0 then '{{ name }}'
-            {%- endfor %}
-            else 'all'
-        end as segment_name,
-        case
-            {%- for name in customer_segment_names() + dimensions %}
-            when grouping({{ name }}) = 0 then {{ name }}
-            {%- endfor %}
-            else 'all'
-        end as segment_value,
+        {{ grouping_set_segment_name(customer_segment_names() + dimensions) }} as segment_name,
+        {{ grouping_set_segment_value(customer_segment_names() + dimensions) }} as segment_value,
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         sum(sample_size) as sample_size,
         sum(sum_squares) as sum_squares
     from combinations
-    group by grouping sets (
-        (metric_name, period_grain, period_start),
-        {%- for name in customer_segment_names() + dimensions %}
-        (metric_name, period_grain, period_start, {{ name }}){{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    group by {{ segment_grouping_sets(['metric_name', 'period_grain', 'period_start'], customer_segment_names() + dimensions) }}
 ),
 
 allowed_segments as (

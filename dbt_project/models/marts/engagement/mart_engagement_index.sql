@@ -10,7 +10,8 @@
 --   engagement_index  = (participation_pct + response_pct + (100 - leave_pct)) / 3
 -- Segments: all and the customer segments (current attributes; plan at the week's start).
 {%- set double = type_double() %}
-{%- set segments = ['country', 'acquisition_channel', 'plan', 'persona', 'age_band', 'income_band', 'gender'] %}
+{%- set segments = customer_segment_names() %}
+{%- set fixed_segments = segments | reject('equalto', 'plan') | list %}
 
 with weeks as (
     select period_start as week_start
@@ -19,9 +20,36 @@ with weeks as (
 ),
 
 customers as (
-    select customer_id, signup_date, country, acquisition_channel, persona, age_band, income_band, gender
+    select
+        customer_id,
+        signup_date,
+        {%- for segment in fixed_segments %}
+        coalesce(cast({{ segment }} as {{ dbt.type_string() }}), 'unknown') as {{ segment }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ ref('dim_customers') }}
     where not is_unknown_member and signup_date is not null
+),
+
+-- Every measure is a count, so the customer-week rows are summed per combination of segment
+-- values before the segments are rolled up. The fixed attributes form few combinations (22k at
+-- 1M customers): the customer-week rows are grouped by a combination number, not six strings.
+attribute_combinations as (
+    select
+        {{ fixed_segments | join(', ') }},
+        row_number() over (order by {{ fixed_segments | join(', ') }}) as combination_id
+    from (
+        select distinct {{ fixed_segments | join(', ') }}
+        from customers
+    ) as distinct_combinations
+),
+
+customer_combinations as (
+    select customers.customer_id, attribute_combinations.combination_id
+    from customers
+    inner join attribute_combinations
+        on {% for segment in fixed_segments -%}
+        attribute_combinations.{{ segment }} = customers.{{ segment }}{{ '\n        and ' if not loop.last }}
+        {%- endfor %}
 ),
 
 customer_weeks as (
@@ -65,59 +93,85 @@ outreach as (
     group by 1, 2
 ),
 
-outreach_per_week as (
-    select customer_id, week_start, sum(sent) as outreach_sent, sum(answered) as outreach_answered
-    from outreach
-    group by customer_id, week_start
-),
-
-per_customer as (
-    select
-        customer_weeks.customer_id,
-        customer_weeks.week_start,
-        coalesce(activity.participated, 0) as participated,
-        coalesce(activity.left_a_channel, 0) as left_a_channel,
-        coalesce(outreach_per_week.outreach_sent, 0) as outreach_sent,
-        coalesce(outreach_per_week.outreach_answered, 0) as outreach_answered,
-        customers.country, customers.acquisition_channel, customers.persona, customers.age_band,
-        customers.income_band, customers.gender,
-        coalesce(plan_periods.plan, 'none') as plan
+-- The measures meet the customer-weeks in one aggregation rather than in joins: at 1M customers
+-- the three hash joins of 9-17M rows each ran out of 6 GiB, where an aggregation spills.
+customer_week_parts as (
+    select customer_id, week_start, 1 as is_member, 0 as participated, 0 as left_a_channel, 0 as outreach_sent, 0 as outreach_answered
     from customer_weeks
-    inner join customers
-        on customers.customer_id = customer_weeks.customer_id
-    left join activity
-        on activity.customer_id = customer_weeks.customer_id and activity.week_start = customer_weeks.week_start
-    left join outreach_per_week
-        on outreach_per_week.customer_id = customer_weeks.customer_id and outreach_per_week.week_start = customer_weeks.week_start
-    left join {{ ref('int_subscriptions__plan_periods') }} as plan_periods
-        on plan_periods.customer_id = customer_weeks.customer_id
-        and plan_periods.from_date < customer_weeks.week_start
-        and customer_weeks.week_start <= plan_periods.to_date
+    union all
+    select customer_id, week_start, 0, participated, left_a_channel, 0, 0
+    from activity
+    union all
+    select customer_id, week_start, 0, 0, 0, sent, answered
+    from outreach
 ),
 
-segmented as (
-    select 'all' as segment_name, 'all' as segment_value, per_customer.* from per_customer
-    {%- for segment in segments %}
-    union all
-    select '{{ segment }}', coalesce(cast({{ segment }} as {{ dbt.type_string() }}), 'unknown'), per_customer.* from per_customer
-    {%- endfor %}
+per_customer_week as (
+    select
+        customer_id,
+        week_start,
+        max(participated) as participated,
+        max(left_a_channel) as left_a_channel,
+        sum(outreach_sent) as outreach_sent,
+        sum(outreach_answered) as outreach_answered
+    from customer_week_parts
+    group by customer_id, week_start
+    having max(is_member) = 1
+),
+
+per_combination as (
+    select
+        per_customer_week.week_start,
+        customer_combinations.combination_id,
+        coalesce(plan_periods.plan, 'none') as plan,
+        count(*) as customers,
+        sum(per_customer_week.participated) as participating_customers,
+        sum(per_customer_week.left_a_channel) as leaving_customers,
+        sum(per_customer_week.outreach_sent) as outreach_sent,
+        sum(per_customer_week.outreach_answered) as outreach_answered
+    from per_customer_week
+    inner join customer_combinations
+        on customer_combinations.customer_id = per_customer_week.customer_id
+    left join {{ ref('int_subscriptions__plan_periods') }} as plan_periods
+        on plan_periods.customer_id = per_customer_week.customer_id
+        and plan_periods.from_date < per_customer_week.week_start
+        and per_customer_week.week_start <= plan_periods.to_date
+    group by 1, 2, 3
+),
+
+attributed as (
+    select
+        per_combination.*,
+        {%- for segment in fixed_segments %}
+        attribute_combinations.{{ segment }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from per_combination
+    inner join attribute_combinations
+        on attribute_combinations.combination_id = per_combination.combination_id
+),
+
+-- one pass, a grouping set per segment (no segment value is null here)
+segment_sums as (
+    select
+        week_start,
+        {{ grouping_set_segment_name(segments) }} as segment_name,
+        {{ grouping_set_segment_value(segments) }} as segment_value,
+        sum(customers) as customers,
+        sum(participating_customers) as participating_customers,
+        sum(outreach_sent) as outreach_sent,
+        sum(outreach_answered) as outreach_answered,
+        sum(leaving_customers) as leaving_customers
+    from attributed
+    group by {{ segment_grouping_sets(['week_start'], segments) }}
 ),
 
 shares as (
     select
-        week_start,
-        segment_name,
-        segment_value,
-        count(*) as customers,
-        sum(participated) as participating_customers,
-        sum(outreach_sent) as outreach_sent,
-        sum(outreach_answered) as outreach_answered,
-        sum(left_a_channel) as leaving_customers,
-        100.0 * sum(participated) / count(*) as participation_pct,
-        100.0 * sum(outreach_answered) / nullif(sum(outreach_sent), 0) as response_pct,
-        100.0 * sum(left_a_channel) / count(*) as leave_pct
-    from segmented
-    group by week_start, segment_name, segment_value
+        segment_sums.*,
+        100.0 * participating_customers / customers as participation_pct,
+        100.0 * outreach_answered / nullif(outreach_sent, 0) as response_pct,
+        100.0 * leaving_customers / customers as leave_pct
+    from segment_sums
 )
 
 select

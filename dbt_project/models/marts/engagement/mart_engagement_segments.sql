@@ -5,7 +5,8 @@
 -- plan held at the week's start). The engagement index of the same segments is in
 -- mart_engagement_index.
 {%- set double = type_double() %}
-{%- set segments = ['country', 'acquisition_channel', 'plan', 'persona', 'age_band', 'income_band', 'gender'] %}
+{%- set segments = customer_segment_names() %}
+{%- set fixed_segments = segments | reject('equalto', 'plan') | list %}
 
 with week_end_scores as (
     select customer_id, period_start as week_start, score, band
@@ -34,9 +35,10 @@ with_previous as (
 attributed as (
     select
         with_previous.*,
-        customers.country, customers.acquisition_channel, customers.persona, customers.age_band,
-        customers.income_band, customers.gender,
-        coalesce(plan_periods.plan, 'none') as plan
+        {%- for segment in fixed_segments %}
+        coalesce(cast(customers.{{ segment }} as {{ dbt.type_string() }}), 'unknown') as {{ segment }},
+        {%- endfor %}
+        coalesce(cast(coalesce(plan_periods.plan, 'none') as {{ dbt.type_string() }}), 'unknown') as plan
     from with_previous
     inner join {{ ref('dim_customers') }} as customers
         on customers.customer_id = with_previous.customer_id
@@ -44,20 +46,13 @@ attributed as (
         on plan_periods.customer_id = with_previous.customer_id
         and plan_periods.from_date < with_previous.week_start
         and with_previous.week_start <= plan_periods.to_date
-),
-
-segmented as (
-    select 'all' as segment_name, 'all' as segment_value, attributed.* from attributed
-    {%- for segment in segments %}
-    union all
-    select '{{ segment }}', coalesce(cast({{ segment }} as {{ dbt.type_string() }}), 'unknown'), attributed.* from attributed
-    {%- endfor %}
 )
 
+-- one pass, a grouping set per segment (no segment value is null here)
 select
     cast(week_start as date) as week_start,
-    cast(segment_name as {{ dbt.type_string() }}) as segment_name,
-    cast(segment_value as {{ dbt.type_string() }}) as segment_value,
+    cast({{ grouping_set_segment_name(segments) }} as {{ dbt.type_string() }}) as segment_name,
+    cast({{ grouping_set_segment_value(segments) }} as {{ dbt.type_string() }}) as segment_value,
     cast(count(*) as {{ dbt.type_bigint() }}) as customers,
     cast(avg(score) as {{ double }}) as score_mean,
     cast({{ median('score') }} as {{ double }}) as score_median,
@@ -66,5 +61,5 @@ select
     {%- endfor %}
     cast(count(previous_score) as {{ dbt.type_bigint() }}) as customers_both_weeks,
     cast(avg(case when previous_score is not null then score - previous_score end) as {{ double }}) as score_change_wow
-from segmented
-group by week_start, segment_name, segment_value
+from attributed
+group by {{ segment_grouping_sets(['week_start'], segments) }}
