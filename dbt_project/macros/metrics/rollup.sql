@@ -85,17 +85,20 @@ case
     {{ rows | join('\n    union all ') }}
 {%- endmacro %}
 
-{#- Observations -> one row per metric x grain x period x segment with summed parts.
-    Customer segments come from dim_customers (current attributes); plan is the plan held at the
-    period's start (int_subscriptions__plan_periods, 'none' without one); rows without a customer
-    count in 'all' and as 'unknown' in each customer segment.
+{#- Observation rows (one per customer) -> their parts summed per metric, grain, period and
+    combination of segment values: the customer segments (customer_segment_names(), never null:
+    'unknown' when missing) and the metric's own dimensions. Customer segments come from
+    dim_customers (current attributes); plan is the plan held at the period's start
+    (int_subscriptions__plan_periods, 'none' without one); rows without a customer count as
+    'unknown' in each customer segment.
     segment_overrides: optional list of customer segment names (e.g. ['acquisition_channel'])
     for which the observation model carries a column of the same name; where that column is not
     null it replaces the customer's value (marketing spend has no customer but has a channel).
     dimensions: the metric's own dimensions the observation model fills (channel, touchpoint);
     the others are always null there, and leaving them out saves their grouping sets. -#}
-{% macro metric_rollup(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
+{% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
 {%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+{%- set double = type_double() -%}
 {%- for name in segment_overrides if name not in customer_segment_names() -%}
     {{ exceptions.raise_compiler_error("segment override '" ~ name ~ "' is not a customer segment") }}
 {%- endfor -%}
@@ -145,31 +148,39 @@ attributed as (
         on plan_periods.customer_id = observations.customer_id
         and plan_periods.from_date < observations.period_start
         and observations.period_start <= plan_periods.to_date
-),
+)
 
--- the observation rows are per customer: summed first per combination of segment values (one
--- pass over them), so that each grouping set below reads one row per combination. The seven
--- segments have almost as many combinations as customers, so this saves little today
--- (benchmarks/results.md); it pays where segments are few.
-combinations as (
-    select
-        metric_name,
-        period_grain,
-        period_start,
-        {%- for name in customer_segment_names() + dimensions %}
-        {{ name }},
-        {%- endfor %}
-        sum(numerator) as numerator,
-        sum(denominator) as denominator,
-        sum(sample_size) as sample_size,
-        sum(sum_squares) as sum_squares
-    from attributed
-    group by
-        metric_name,
-        period_grain,
-        period_start{% for name in customer_segment_names() + dimensions %},
-        {{ name }}
-        {%- endfor %}
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    {%- for name in customer_segment_names() + dimensions %}
+    cast({{ name }} as {{ dbt.type_string() }}) as {{ name }},
+    {%- endfor %}
+    cast(sum(numerator) as {{ double }}) as numerator,
+    cast(sum(denominator) as {{ double }}) as denominator,
+    cast(sum(sample_size) as {{ dbt.type_bigint() }}) as sample_size,
+    cast(sum(sum_squares) as {{ double }}) as sum_squares
+from attributed
+group by
+    metric_name,
+    period_grain,
+    period_start{% for name in customer_segment_names() + dimensions %},
+    {{ name }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Observations -> one row per metric x grain x period x segment with summed parts.
+    observations: an observation model (one row per customer: see observations_by_segment for
+    segment_overrides and dimensions), or, with by_segment, its rows already summed per segment
+    combination by observations_by_segment (an int_metrics__<domain>_by_segment model). -#}
+{% macro metric_rollup(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], by_segment=false) -%}
+with combinations as (
+    {%- if by_segment %}
+    select * from {{ observations }}
+    {%- else %}
+    {{ observations_by_segment(observations, segment_overrides, dimensions) | indent(4) }}
+    {%- endif %}
 ),
 
 -- one pass: a grouping set per segment (the customer segments are never null here;
@@ -308,11 +319,11 @@ select
 from intervals
 {%- endmacro %}
 
-{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides:
-    see metric_rollup. -#}
-{% macro metric_mart(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
+{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides,
+    dimensions and by_segment: see metric_rollup. -#}
+{% macro metric_mart(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], by_segment=false) -%}
 with rolled_up as (
-    {{ metric_rollup(domain, observations, segment_overrides, dimensions) | indent(4) }}
+    {{ metric_rollup(domain, observations, segment_overrides, dimensions, by_segment) | indent(4) }}
 ),
 
 finalized as (
