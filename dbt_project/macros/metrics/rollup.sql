@@ -98,6 +98,7 @@ case
     the others are always null there, and leaving them out saves their grouping sets. -#}
 {% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
 {%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+{%- set fixed_overrides = segment_overrides | select('in', fixed_names) | list -%}
 {%- set double = type_double() -%}
 {%- for name in segment_overrides if name not in customer_segment_names() -%}
     {{ exceptions.raise_compiler_error("segment override '" ~ name ~ "' is not a customer segment") }}
@@ -107,9 +108,35 @@ with observations as (
 ),
 
 customers as (
-    select customer_id, {{ fixed_names | join(', ') }}
+    select
+        customer_id,
+        {%- for name in fixed_names %}
+        coalesce(cast({{ name }} as {{ dbt.type_string() }}), 'unknown') as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ ref('dim_customers') }}
     where not is_unknown_member
+),
+
+-- The customers' fixed attributes take few combinations (22k at 1M customers): the observation
+-- rows are summed by a number per combination, not by six strings, and the strings are joined
+-- back to the sums.
+attribute_sets as (
+    select
+        {{ fixed_names | join(', ') }},
+        row_number() over (order by {{ fixed_names | join(', ') }}) as attribute_set_id
+    from (
+        select distinct {{ fixed_names | join(', ') }}
+        from customers
+    ) as distinct_sets
+),
+
+customer_attribute_sets as (
+    select customers.customer_id, attribute_sets.attribute_set_id
+    from customers
+    inner join attribute_sets
+        on {% for name in fixed_names -%}
+        attribute_sets.{{ name }} = customers.{{ name }}{{ '\n        and ' if not loop.last }}
+        {%- endfor %}
 ),
 
 plan_periods as (
@@ -117,7 +144,7 @@ plan_periods as (
     from {{ ref('int_subscriptions__plan_periods') }}
 ),
 
-attributed as (
+summed as (
     select
         observations.metric_name,
         observations.period_grain,
@@ -125,29 +152,67 @@ attributed as (
         {%- for name in dimensions %}
         observations.{{ name }},
         {%- endfor %}
-        {%- for name in customer_segment_names() %}
-        {%- if name == 'plan' %}
-        {%- set customer_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
-        {%- else %}
-        {%- set customer_value = 'customers.' ~ name %}
-        {%- endif %}
-        {%- if name in segment_overrides %}
-        {%- set customer_value = 'coalesce(observations.' ~ name ~ ', ' ~ customer_value ~ ')' %}
-        {%- endif %}
-        coalesce(cast({{ customer_value }} as {{ dbt.type_string() }}), 'unknown') as {{ name }},
+        -- null without a known customer
+        customer_attribute_sets.attribute_set_id,
+        {%- for name in fixed_overrides %}
+        observations.{{ name }} as override_{{ name }},
         {%- endfor %}
-        observations.numerator,
-        observations.denominator,
-        observations.sample_size,
-        observations.sum_squares
+        {%- set plan_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
+        {%- if 'plan' in segment_overrides %}
+        {%- set plan_value = 'coalesce(observations.plan, ' ~ plan_value ~ ')' %}
+        {%- endif %}
+        coalesce(cast({{ plan_value }} as {{ dbt.type_string() }}), 'unknown') as plan,
+        sum(observations.numerator) as numerator,
+        sum(observations.denominator) as denominator,
+        sum(observations.sample_size) as sample_size,
+        sum(observations.sum_squares) as sum_squares
     from observations
-    left join customers
-        on customers.customer_id = observations.customer_id
+    left join customer_attribute_sets
+        on customer_attribute_sets.customer_id = observations.customer_id
     -- the state in force at the start of period_start: set by the last event before that day
     left join plan_periods
         on plan_periods.customer_id = observations.customer_id
         and plan_periods.from_date < observations.period_start
         and observations.period_start <= plan_periods.to_date
+    group by
+        observations.metric_name,
+        observations.period_grain,
+        observations.period_start,
+        {%- for name in dimensions %}
+        observations.{{ name }},
+        {%- endfor %}
+        customer_attribute_sets.attribute_set_id,
+        {%- for name in fixed_overrides %}
+        observations.{{ name }},
+        {%- endfor %}
+        coalesce(cast({{ plan_value }} as {{ dbt.type_string() }}), 'unknown')
+),
+
+-- several attribute sets can read the same after an override: sum again by the strings
+attributed as (
+    select
+        summed.metric_name,
+        summed.period_grain,
+        summed.period_start,
+        {%- for name in customer_segment_names() %}
+        {%- if name == 'plan' %}
+        summed.plan,
+        {%- elif name in fixed_overrides %}
+        coalesce(cast(summed.override_{{ name }} as {{ dbt.type_string() }}), attribute_sets.{{ name }}, 'unknown') as {{ name }},
+        {%- else %}
+        coalesce(attribute_sets.{{ name }}, 'unknown') as {{ name }},
+        {%- endif %}
+        {%- endfor %}
+        {%- for name in dimensions %}
+        summed.{{ name }},
+        {%- endfor %}
+        summed.numerator,
+        summed.denominator,
+        summed.sample_size,
+        summed.sum_squares
+    from summed
+    left join attribute_sets
+        on attribute_sets.attribute_set_id = summed.attribute_set_id
 )
 
 select
