@@ -85,6 +85,34 @@ case
     {{ rows | join('\n    union all ') }}
 {%- endmacro %}
 
+{#- Two CTEs, attribute_sets (one row and a number, attribute_set_id, per combination of the
+    fixed customer segments: all but plan) and customer_attribute_sets (customer_id ->
+    attribute_set_id), from a CTE `customers_cte` with customer_id and those segments, already
+    coalesced to 'unknown'. The fixed attributes take few combinations (22k at 1M customers), so
+    per-customer rows summed by the number, with the strings joined back to the sums, need far
+    less memory than rows grouped by six strings. -#}
+{% macro customer_attribute_sets(customers_cte) -%}
+{%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+attribute_sets as (
+    select
+        {{ fixed_names | join(', ') }},
+        row_number() over (order by {{ fixed_names | join(', ') }}) as attribute_set_id
+    from (
+        select distinct {{ fixed_names | join(', ') }}
+        from {{ customers_cte }}
+    ) as distinct_sets
+),
+
+customer_attribute_sets as (
+    select {{ customers_cte }}.customer_id, attribute_sets.attribute_set_id
+    from {{ customers_cte }}
+    inner join attribute_sets
+        on {% for name in fixed_names -%}
+        attribute_sets.{{ name }} = {{ customers_cte }}.{{ name }}{{ '\n        and ' if not loop.last }}
+        {%- endfor %}
+)
+{%- endmacro %}
+
 {#- Observation rows (one per customer) -> their parts summed per metric, grain, period and
     combination of segment values: the customer segments (customer_segment_names(), never null:
     'unknown' when missing) and the metric's own dimensions. Customer segments come from
@@ -117,27 +145,8 @@ customers as (
     where not is_unknown_member
 ),
 
--- The customers' fixed attributes take few combinations (22k at 1M customers): the observation
--- rows are summed by a number per combination, not by six strings, and the strings are joined
--- back to the sums.
-attribute_sets as (
-    select
-        {{ fixed_names | join(', ') }},
-        row_number() over (order by {{ fixed_names | join(', ') }}) as attribute_set_id
-    from (
-        select distinct {{ fixed_names | join(', ') }}
-        from customers
-    ) as distinct_sets
-),
-
-customer_attribute_sets as (
-    select customers.customer_id, attribute_sets.attribute_set_id
-    from customers
-    inner join attribute_sets
-        on {% for name in fixed_names -%}
-        attribute_sets.{{ name }} = customers.{{ name }}{{ '\n        and ' if not loop.last }}
-        {%- endfor %}
-),
+-- the observation rows are summed by attribute set (a number), not by six strings
+{{ customer_attribute_sets('customers') }},
 
 plan_periods as (
     select customer_id, plan, from_date, to_date
