@@ -85,17 +85,49 @@ case
     {{ rows | join('\n    union all ') }}
 {%- endmacro %}
 
-{#- Observations -> one row per metric x grain x period x segment with summed parts.
-    Customer segments come from dim_customers (current attributes); plan is the plan held at the
-    period's start (int_subscriptions__plan_periods, 'none' without one); rows without a customer
-    count in 'all' and as 'unknown' in each customer segment.
+{#- Two CTEs, attribute_sets (one row and a number, attribute_set_id, per combination of the
+    fixed customer segments: all but plan) and customer_attribute_sets (customer_id ->
+    attribute_set_id), from a CTE `customers_cte` with customer_id and those segments, already
+    coalesced to 'unknown'. The fixed attributes take few combinations (22k at 1M customers), so
+    per-customer rows summed by the number, with the strings joined back to the sums, need far
+    less memory than rows grouped by six strings. -#}
+{% macro customer_attribute_sets(customers_cte) -%}
+{%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+attribute_sets as (
+    select
+        {{ fixed_names | join(', ') }},
+        row_number() over (order by {{ fixed_names | join(', ') }}) as attribute_set_id
+    from (
+        select distinct {{ fixed_names | join(', ') }}
+        from {{ customers_cte }}
+    ) as distinct_sets
+),
+
+customer_attribute_sets as (
+    select {{ customers_cte }}.customer_id, attribute_sets.attribute_set_id
+    from {{ customers_cte }}
+    inner join attribute_sets
+        on {% for name in fixed_names -%}
+        attribute_sets.{{ name }} = {{ customers_cte }}.{{ name }}{{ '\n        and ' if not loop.last }}
+        {%- endfor %}
+)
+{%- endmacro %}
+
+{#- Observation rows (one per customer) -> their parts summed per metric, grain, period and
+    combination of segment values: the customer segments (customer_segment_names(), never null:
+    'unknown' when missing) and the metric's own dimensions. Customer segments come from
+    dim_customers (current attributes); plan is the plan held at the period's start
+    (int_subscriptions__plan_periods, 'none' without one); rows without a customer count as
+    'unknown' in each customer segment.
     segment_overrides: optional list of customer segment names (e.g. ['acquisition_channel'])
     for which the observation model carries a column of the same name; where that column is not
     null it replaces the customer's value (marketing spend has no customer but has a channel).
     dimensions: the metric's own dimensions the observation model fills (channel, touchpoint);
     the others are always null there, and leaving them out saves their grouping sets. -#}
-{% macro metric_rollup(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
+{% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
 {%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+{%- set fixed_overrides = segment_overrides | select('in', fixed_names) | list -%}
+{%- set double = type_double() -%}
 {%- for name in segment_overrides if name not in customer_segment_names() -%}
     {{ exceptions.raise_compiler_error("segment override '" ~ name ~ "' is not a customer segment") }}
 {%- endfor -%}
@@ -104,17 +136,24 @@ with observations as (
 ),
 
 customers as (
-    select customer_id, {{ fixed_names | join(', ') }}
+    select
+        customer_id,
+        {%- for name in fixed_names %}
+        coalesce(cast({{ name }} as {{ dbt.type_string() }}), 'unknown') as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ ref('dim_customers') }}
     where not is_unknown_member
 ),
+
+-- the observation rows are summed by attribute set (a number), not by six strings
+{{ customer_attribute_sets('customers') }},
 
 plan_periods as (
     select customer_id, plan, from_date, to_date
     from {{ ref('int_subscriptions__plan_periods') }}
 ),
 
-attributed as (
+summed as (
     select
         observations.metric_name,
         observations.period_grain,
@@ -122,54 +161,100 @@ attributed as (
         {%- for name in dimensions %}
         observations.{{ name }},
         {%- endfor %}
-        {%- for name in customer_segment_names() %}
-        {%- if name == 'plan' %}
-        {%- set customer_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
-        {%- else %}
-        {%- set customer_value = 'customers.' ~ name %}
-        {%- endif %}
-        {%- if name in segment_overrides %}
-        {%- set customer_value = 'coalesce(observations.' ~ name ~ ', ' ~ customer_value ~ ')' %}
-        {%- endif %}
-        coalesce(cast({{ customer_value }} as {{ dbt.type_string() }}), 'unknown') as {{ name }},
+        -- null without a known customer
+        customer_attribute_sets.attribute_set_id,
+        {%- for name in fixed_overrides %}
+        observations.{{ name }} as override_{{ name }},
         {%- endfor %}
-        observations.numerator,
-        observations.denominator,
-        observations.sample_size,
-        observations.sum_squares
+        {%- set plan_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
+        {%- if 'plan' in segment_overrides %}
+        {%- set plan_value = 'coalesce(observations.plan, ' ~ plan_value ~ ')' %}
+        {%- endif %}
+        coalesce(cast({{ plan_value }} as {{ dbt.type_string() }}), 'unknown') as plan,
+        sum(observations.numerator) as numerator,
+        sum(observations.denominator) as denominator,
+        sum(observations.sample_size) as sample_size,
+        sum(observations.sum_squares) as sum_squares
     from observations
-    left join customers
-        on customers.customer_id = observations.customer_id
+    left join customer_attribute_sets
+        on customer_attribute_sets.customer_id = observations.customer_id
     -- the state in force at the start of period_start: set by the last event before that day
     left join plan_periods
         on plan_periods.customer_id = observations.customer_id
         and plan_periods.from_date < observations.period_start
         and observations.period_start <= plan_periods.to_date
+    group by
+        observations.metric_name,
+        observations.period_grain,
+        observations.period_start,
+        {%- for name in dimensions %}
+        observations.{{ name }},
+        {%- endfor %}
+        customer_attribute_sets.attribute_set_id,
+        {%- for name in fixed_overrides %}
+        observations.{{ name }},
+        {%- endfor %}
+        coalesce(cast({{ plan_value }} as {{ dbt.type_string() }}), 'unknown')
 ),
 
--- the observation rows are per customer: summed first per combination of segment values (one
--- pass over them), so that each grouping set below reads one row per combination. The seven
--- segments have almost as many combinations as customers, so this saves little today
--- (benchmarks/results.md); it pays where segments are few.
-combinations as (
+-- several attribute sets can read the same after an override: sum again by the strings
+attributed as (
     select
-        metric_name,
-        period_grain,
-        period_start,
-        {%- for name in customer_segment_names() + dimensions %}
-        {{ name }},
+        summed.metric_name,
+        summed.period_grain,
+        summed.period_start,
+        {%- for name in customer_segment_names() %}
+        {%- if name == 'plan' %}
+        summed.plan,
+        {%- elif name in fixed_overrides %}
+        coalesce(cast(summed.override_{{ name }} as {{ dbt.type_string() }}), attribute_sets.{{ name }}, 'unknown') as {{ name }},
+        {%- else %}
+        coalesce(attribute_sets.{{ name }}, 'unknown') as {{ name }},
+        {%- endif %}
         {%- endfor %}
-        sum(numerator) as numerator,
-        sum(denominator) as denominator,
-        sum(sample_size) as sample_size,
-        sum(sum_squares) as sum_squares
-    from attributed
-    group by
-        metric_name,
-        period_grain,
-        period_start{% for name in customer_segment_names() + dimensions %},
-        {{ name }}
+        {%- for name in dimensions %}
+        summed.{{ name }},
         {%- endfor %}
+        summed.numerator,
+        summed.denominator,
+        summed.sample_size,
+        summed.sum_squares
+    from summed
+    left join attribute_sets
+        on attribute_sets.attribute_set_id = summed.attribute_set_id
+)
+
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    {%- for name in customer_segment_names() + dimensions %}
+    cast({{ name }} as {{ dbt.type_string() }}) as {{ name }},
+    {%- endfor %}
+    cast(sum(numerator) as {{ double }}) as numerator,
+    cast(sum(denominator) as {{ double }}) as denominator,
+    cast(sum(sample_size) as {{ dbt.type_bigint() }}) as sample_size,
+    cast(sum(sum_squares) as {{ double }}) as sum_squares
+from attributed
+group by
+    metric_name,
+    period_grain,
+    period_start{% for name in customer_segment_names() + dimensions %},
+    {{ name }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Observations -> one row per metric x grain x period x segment with summed parts.
+    observations: an observation model (one row per customer: see observations_by_segment for
+    segment_overrides and dimensions), or, with by_segment, its rows already summed per segment
+    combination by observations_by_segment (an int_metrics__<domain>_by_segment model). -#}
+{% macro metric_rollup(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], by_segment=false) -%}
+with combinations as (
+    {%- if by_segment %}
+    select * from {{ observations }}
+    {%- else %}
+    {{ observations_by_segment(observations, segment_overrides, dimensions) | indent(4) }}
+    {%- endif %}
 ),
 
 -- one pass: a grouping set per segment (the customer segments are never null here;
@@ -308,11 +393,11 @@ select
 from intervals
 {%- endmacro %}
 
-{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides:
-    see metric_rollup. -#}
-{% macro metric_mart(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
+{#- A domain mart: `{{ metric_mart('survey', ref('int_metrics__survey')) }}`; segment_overrides,
+    dimensions and by_segment: see metric_rollup. -#}
+{% macro metric_mart(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], by_segment=false) -%}
 with rolled_up as (
-    {{ metric_rollup(domain, observations, segment_overrides, dimensions) | indent(4) }}
+    {{ metric_rollup(domain, observations, segment_overrides, dimensions, by_segment) | indent(4) }}
 ),
 
 finalized as (

@@ -1,3 +1,6 @@
+-- a view: int_metrics__active_users_by_segment sums its rows per segment combination, so the
+-- per-customer rows (hundreds of millions at 1M customers) are never written
+{{ config(materialized='view') }}
 -- Observations of dau, wau, mau and stickiness (docs/metrics-framework.md). Active = any event
 -- of fct_engagement_events with counts_as_activity, on its occurred_date (reporting time zone),
 -- by customer_id as delivered (a customer not yet in the CRM counts, as segment 'unknown').

@@ -1,3 +1,6 @@
+-- a view: int_metrics__email_by_segment sums its rows per segment combination, so the
+-- per-customer rows (hundreds of millions at 1M customers) are never written
+{{ config(materialized='view') }}
 -- Observations of the e-mail metrics (docs/metrics-framework.md), from stg_email__events up to
 -- as_of_date(). Rates count distinct (campaign, customer) pairs: a pair belongs to the period
 -- of its first `delivered` event's date (reporting time zone) and is in the denominator;

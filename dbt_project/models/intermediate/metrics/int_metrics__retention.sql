@@ -1,3 +1,6 @@
+-- a view: int_metrics__retention_by_segment sums its rows per segment combination, so the
+-- per-customer rows (hundreds of millions at 1M customers) are never written
+{{ config(materialized='view') }}
 -- Observations of the retention metrics (docs/metrics-framework.md), one row per metric, grain,
 -- period and customer with 0/1 parts; each grain is emitted here (period states are not
 -- additive over time). A(d) = active at the END of day d (int_customers__active_spells).

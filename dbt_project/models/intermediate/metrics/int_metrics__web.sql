@@ -1,3 +1,6 @@
+-- a view: int_metrics__web_by_segment sums its rows per segment combination, so the
+-- per-customer rows (hundreds of millions at 1M customers) are never written
+{{ config(materialized='view') }}
 -- Observations of the web metrics (docs/metrics-framework.md), from fct_sessions (sessions
 -- dated by their start, session_date, up to as_of_date()). customer_id = the customer seen in
 -- the session (null for anonymous sessions: segment all and 'unknown' of customer segments).

@@ -30,27 +30,9 @@ customers as (
     where not is_unknown_member and signup_date is not null
 ),
 
--- Every measure is a count, so the customer-week rows are summed per combination of segment
--- values before the segments are rolled up. The fixed attributes form few combinations (22k at
--- 1M customers): the customer-week rows are grouped by a combination number, not six strings.
-attribute_combinations as (
-    select
-        {{ fixed_segments | join(', ') }},
-        row_number() over (order by {{ fixed_segments | join(', ') }}) as combination_id
-    from (
-        select distinct {{ fixed_segments | join(', ') }}
-        from customers
-    ) as distinct_combinations
-),
-
-customer_combinations as (
-    select customers.customer_id, attribute_combinations.combination_id
-    from customers
-    inner join attribute_combinations
-        on {% for segment in fixed_segments -%}
-        attribute_combinations.{{ segment }} = customers.{{ segment }}{{ '\n        and ' if not loop.last }}
-        {%- endfor %}
-),
+-- Every measure is a count, so the customer-week rows are summed per attribute set (a number
+-- per combination of the fixed segments) and plan before the segments are rolled up.
+{{ customer_attribute_sets('customers') }},
 
 customer_weeks as (
     select customers.customer_id, weeks.week_start
@@ -119,10 +101,10 @@ per_customer_week as (
     having max(is_member) = 1
 ),
 
-per_combination as (
+per_attribute_set as (
     select
         per_customer_week.week_start,
-        customer_combinations.combination_id,
+        customer_attribute_sets.attribute_set_id,
         coalesce(plan_periods.plan, 'none') as plan,
         count(*) as customers,
         sum(per_customer_week.participated) as participating_customers,
@@ -130,8 +112,8 @@ per_combination as (
         sum(per_customer_week.outreach_sent) as outreach_sent,
         sum(per_customer_week.outreach_answered) as outreach_answered
     from per_customer_week
-    inner join customer_combinations
-        on customer_combinations.customer_id = per_customer_week.customer_id
+    inner join customer_attribute_sets
+        on customer_attribute_sets.customer_id = per_customer_week.customer_id
     left join {{ ref('int_subscriptions__plan_periods') }} as plan_periods
         on plan_periods.customer_id = per_customer_week.customer_id
         and plan_periods.from_date < per_customer_week.week_start
@@ -141,13 +123,13 @@ per_combination as (
 
 attributed as (
     select
-        per_combination.*,
+        per_attribute_set.*,
         {%- for segment in fixed_segments %}
-        attribute_combinations.{{ segment }}{{ ',' if not loop.last }}
+        attribute_sets.{{ segment }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from per_combination
-    inner join attribute_combinations
-        on attribute_combinations.combination_id = per_combination.combination_id
+    from per_attribute_set
+    inner join attribute_sets
+        on attribute_sets.attribute_set_id = per_attribute_set.attribute_set_id
 ),
 
 -- one pass, a grouping set per segment (no segment value is null here)
