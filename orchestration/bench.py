@@ -672,7 +672,7 @@ def _markdown(result: BenchResult, machine: dict[str, str]) -> str:
         f"- Software: Python {machine['python']}, DuckDB {machine['duckdb']}, {machine['dbt']}",
         f"- Data: {r.landing_rows:,} landing rows in {r.landing_files:,} files (format {r.fmt})"
         + (" (generated data reused)" if r.generation_reused else "")
-        + f"; DuckDB threads {r.threads}; workdir `{r.workdir}`",
+        + f"; DuckDB threads {r.threads}, dbt threads {load_settings().dbt_threads}; workdir `{r.workdir}`",
         f"- Full nightly: days {r.first_day}..{r.previous_day} ({r.full.rows:,} rows); "
         f"incremental day D = {r.last_day} ({r.day.rows:,} rows) on top of it, dbt with "
         "CEW_RUN_START_DATE = CEW_RUN_DATE = D; ML = CLV fit + churn train and score",

@@ -52,6 +52,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_SPARK_DIR": ("data/spark", "Spark engine (CEW_ENGINE=spark): folder of its Parquet tables, the raw Parquet files and the local metastore."),
     "CEW_DUCKDB_THREADS": ("", "Threads of each DuckDB query (ingestion, dbt, ML); empty = the machine's cores."),
     "CEW_DUCKDB_MEMORY_LIMIT": ("6GiB", "DuckDB memory limit (e.g. 6GiB, 500MB); past it, big joins and sorts spill to disk."),
+    "CEW_DBT_THREADS": ("2", "dbt models built at once (DuckDB and PostgreSQL). On DuckDB they share one memory limit: 1 for about 1M customers and up, where two big models at once run out of memory."),
     "CEW_START_DATE": ("2026-01-01", "First day of the daily partitions."),
     "CEW_SCHEDULE_ENABLED": ("false", "Start the nightly schedule and landing sensor switched on in the UI."),
 }
@@ -119,6 +120,7 @@ class Settings:
     spark_dir: Path = field(default_factory=lambda: _path("CEW_SPARK_DIR"))
     duckdb_threads: int = field(default_factory=lambda: int(_get("CEW_DUCKDB_THREADS") or os.cpu_count() or 1))
     duckdb_memory_limit: str = field(default_factory=lambda: _get("CEW_DUCKDB_MEMORY_LIMIT"))
+    dbt_threads: int = field(default_factory=lambda: int(_get("CEW_DBT_THREADS")))
     start_date: str = field(default_factory=lambda: _get("CEW_START_DATE"))
     schedule_enabled: bool = field(
         default_factory=lambda: _get("CEW_SCHEDULE_ENABLED").lower() in ("1", "true", "yes")
@@ -139,6 +141,7 @@ class Settings:
             "CEW_SURVEY_FATIGUE_INVITATIONS": str(self.survey_fatigue_invitations),
             "CEW_DUCKDB_THREADS": str(self.duckdb_threads),
             "CEW_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "CEW_DBT_THREADS": str(self.dbt_threads),
             **self.engine_env(),
         }
 
