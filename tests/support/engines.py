@@ -37,6 +37,8 @@ def base_env(landing: Path, warehouse: Path, engine: str) -> dict[str, str]:
     env.update(
         CEW_LANDING_DIR=str(landing), CEW_WAREHOUSE_PATH=str(warehouse), CEW_START_DATE="2025-01-01",
         CEW_ENGINE=engine, CEW_DUCKDB_THREADS="2",
+        # generated demo data: the default PII key is accepted (the CEW_ variables above are dropped)
+        CEW_DEMO_MODE="true",
     )
     return env
 
