@@ -3,13 +3,14 @@
 * ``raw/<table>/``: the raw tables, written here by ingestion (DuckDB ``COPY ... (FORMAT
   parquet)``): one file per landing day (``<day>.parquet``), replaced when a run reloads that
   day, and an empty ``empty.parquet`` that carries the schema of a table with no rows.
-* ``ml/<table>/``: the tables the Python ML and alert steps write.
+* ``ml/<table>/`` and ``ops/<table>/``: the tables the Python ML and alert steps write (the
+  alert ledger ``ops.alert_notifications``).
 * ``warehouse/<schema>.db/<table>/``: the tables dbt builds (Spark managed tables).
 * ``metastore_db/``: Spark's embedded Derby catalog, used only by dbt's Spark session.
 
 The Python side never starts Spark (the embedded catalog allows one process at a time, and a
-JVM costs seconds): it reads and writes the Parquet files with DuckDB. dbt registers the raw and
-ml folders as external tables at the start of each build (macro
+JVM costs seconds): it reads and writes the Parquet files with DuckDB. dbt registers the raw, ml
+and ops folders as external tables at the start of each build (macro
 ``spark_register_external_tables``), from the list :meth:`SparkEngine.dbt_env` passes.
 """
 
@@ -24,7 +25,8 @@ from pathlib import Path
 from orchestration.engines import Engine, partitioned, split_name
 from orchestration.engines.postgres import qi, sql_str
 
-EXTERNAL_SCHEMAS = ("raw", "ml")
+# the schemas Python writes (ingestion, ML, the alert ledger); dbt builds every other one
+EXTERNAL_SCHEMAS = ("raw", "ml", "ops")
 SCHEMA_FILE = "empty.parquet"
 
 
