@@ -1,6 +1,6 @@
--- a view: int_metrics__retention_by_segment sums its rows per segment combination, so the
--- per-customer rows (hundreds of millions at 1M customers) are never written
-{{ config(materialized='view') }}
+-- a table, not a view like the other big observation models: as a view, its own aggregation and
+-- int_metrics__retention_by_segment's ran in one query and out of DuckDB's 6 GiB at 1M customers
+-- (193M rows here; benchmarks/results.md, 2026-12-03 13:53)
 -- Observations of the retention metrics (docs/metrics-framework.md), one row per metric, grain,
 -- period and customer with 0/1 parts; each grain is emitted here (period states are not
 -- additive over time). A(d) = active at the END of day d (int_customers__active_spells).

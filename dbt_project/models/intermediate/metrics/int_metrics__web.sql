@@ -1,6 +1,6 @@
--- a view: int_metrics__web_by_segment sums its rows per segment combination, so the
--- per-customer rows (hundreds of millions at 1M customers) are never written
-{{ config(materialized='view') }}
+-- a table, not a view like the other big observation models: as a view, its own aggregation and
+-- int_metrics__web_by_segment's ran in one query and out of DuckDB's 6 GiB at 1M customers
+-- (110M rows here; benchmarks/results.md, 2026-12-03 13:53)
 -- Observations of the web metrics (docs/metrics-framework.md), from fct_sessions (sessions
 -- dated by their start, session_date, up to as_of_date()). customer_id = the customer seen in
 -- the session (null for anonymous sessions: segment all and 'unknown' of customer segments).
