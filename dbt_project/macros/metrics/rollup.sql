@@ -153,24 +153,23 @@ plan_periods as (
     from {{ ref('int_subscriptions__plan_periods') }}
 ),
 
+{%- set plan_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
+{%- if 'plan' in segment_overrides %}
+{%- set plan_value = 'coalesce(observations.plan, ' ~ plan_value ~ ')' %}
+{%- endif %}
+{#- the grouping keys, alias -> expression, selected and grouped by alike -#}
+{%- set keys = [('metric_name', 'observations.metric_name'), ('period_grain', 'observations.period_grain'), ('period_start', 'observations.period_start')] %}
+{%- for name in dimensions %}{% do keys.append((name, 'observations.' ~ name)) %}{% endfor %}
+{#- null without a known customer -#}
+{%- do keys.append(('attribute_set_id', 'customer_attribute_sets.attribute_set_id')) %}
+{%- for name in fixed_overrides %}{% do keys.append(('override_' ~ name, 'observations.' ~ name)) %}{% endfor %}
+{%- do keys.append(('plan', "coalesce(cast(" ~ plan_value ~ " as " ~ dbt.type_string() ~ "), 'unknown')")) %}
+
 summed as (
     select
-        observations.metric_name,
-        observations.period_grain,
-        observations.period_start,
-        {%- for name in dimensions %}
-        observations.{{ name }},
+        {%- for alias, expression in keys %}
+        {{ expression }} as {{ alias }},
         {%- endfor %}
-        -- null without a known customer
-        customer_attribute_sets.attribute_set_id,
-        {%- for name in fixed_overrides %}
-        observations.{{ name }} as override_{{ name }},
-        {%- endfor %}
-        {%- set plan_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
-        {%- if 'plan' in segment_overrides %}
-        {%- set plan_value = 'coalesce(observations.plan, ' ~ plan_value ~ ')' %}
-        {%- endif %}
-        coalesce(cast({{ plan_value }} as {{ dbt.type_string() }}), 'unknown') as plan,
         sum(observations.numerator) as numerator,
         sum(observations.denominator) as denominator,
         sum(observations.sample_size) as sample_size,
@@ -184,17 +183,9 @@ summed as (
         and plan_periods.from_date < observations.period_start
         and observations.period_start <= plan_periods.to_date
     group by
-        observations.metric_name,
-        observations.period_grain,
-        observations.period_start,
-        {%- for name in dimensions %}
-        observations.{{ name }},
+        {%- for alias, expression in keys %}
+        {{ expression }}{{ ',' if not loop.last }}
         {%- endfor %}
-        customer_attribute_sets.attribute_set_id,
-        {%- for name in fixed_overrides %}
-        observations.{{ name }},
-        {%- endfor %}
-        coalesce(cast({{ plan_value }} as {{ dbt.type_string() }}), 'unknown')
 ),
 
 -- several attribute sets can read the same after an override: sum again by the strings
