@@ -105,3 +105,31 @@
     where {{ rows_filter }}
         and scored.{{ date_column }} = (select max({{ date_column }}) from {{ this }} where {{ rows_filter }})
 {%- endmacro %}
+
+{#- The engagement scores at each period's end, per grain: every day ends its day; a week or
+    month ends on its last day, or on the as-of date while it is still running. `daily` has
+    customer_id, score_date, score, band, week_ago_score (customer_engagement_daily).
+    dropped = 1.0 when the score fell by more than engagement_drop_share from week_ago_score
+    (the drop alert of customer_engagement_current). -#}
+{% macro engagement_period_ends(daily) -%}
+{%- set as_of = as_of_date() %}
+{%- for grain in ['day', 'week', 'month'] %}
+{%- set grain_sql = "'" ~ grain ~ "'" %}
+{{ 'union all' if not loop.first }}
+select
+    customer_id,
+    {{ grain_sql }} as period_grain,
+    {{ period_start(grain_sql, 'score_date') }} as period_start,
+    score,
+    band,
+    case
+        when week_ago_score > 0 and week_ago_score - score > {{ var('engagement_drop_share') }} * week_ago_score
+        then 1.0 else 0.0
+    end as dropped
+from {{ daily }}
+{%- if grain != 'day' %}
+where score_date = {{ as_of }}
+    or score_date = {{ period_end(grain_sql, period_start(grain_sql, 'score_date')) }}
+{%- endif %}
+{%- endfor %}
+{%- endmacro %}

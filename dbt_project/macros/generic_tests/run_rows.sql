@@ -35,7 +35,6 @@
         'stg_social__interactions': '_partition_date >= ' ~ run_start,
         'fct_engagement_events': 'delivered_date >= ' ~ run_start ~ " or source not in ('web', 'app', 'email', 'social')",
         'customer_engagement_daily': 'score_date >= ' ~ run_start,
-        'int_metrics__engagement': 'period_start >= ' ~ lookback,
         'fct_sessions': 'started_at >= ' ~ lookback,
     } -%}
     {#- the raw sources are replaced by landing day, each row with its _partition_date: the run

@@ -85,6 +85,19 @@ case
     {{ rows | join('\n    union all ') }}
 {%- endmacro %}
 
+{#- Known customers with their fixed segments (all but plan), coalesced to 'unknown': the input
+    of customer_attribute_sets. -#}
+{% macro segment_customers() -%}
+{%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+select
+    customer_id,
+    {%- for name in fixed_names %}
+    coalesce(cast({{ name }} as {{ dbt.type_string() }}), 'unknown') as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from {{ ref('dim_customers') }}
+where not is_unknown_member
+{%- endmacro %}
+
 {#- Two CTEs, attribute_sets (one row and a number, attribute_set_id, per combination of the
     fixed customer segments: all but plan) and customer_attribute_sets (customer_id ->
     attribute_set_id), from a CTE `customers_cte` with customer_id and those segments, already
@@ -136,13 +149,7 @@ with observations as (
 ),
 
 customers as (
-    select
-        customer_id,
-        {%- for name in fixed_names %}
-        coalesce(cast({{ name }} as {{ dbt.type_string() }}), 'unknown') as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from {{ ref('dim_customers') }}
-    where not is_unknown_member
+    {{ segment_customers() | indent(4) }}
 ),
 
 -- the observation rows are summed by attribute set (a number), not by six strings
@@ -237,9 +244,17 @@ group by
 
 {#- Observations -> one row per metric x grain x period x segment with summed parts.
     observations: an observation model (one row per customer: see observations_by_segment for
-    segment_overrides and dimensions), or, with by_segment, its rows already summed per segment
-    combination by observations_by_segment (an int_metrics__<domain>_by_segment model). -#}
+    segment_overrides and dimensions); with by_segment=true, its rows already summed per segment
+    combination by observations_by_segment (an int_metrics__<domain>_by_segment model); with
+    by_segment='rolled_up', rows already rolled up to segment_name / segment_value (a
+    segment_rollup() model). -#}
 {% macro metric_rollup(domain, observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], by_segment=false) -%}
+{%- if by_segment == 'rolled_up' %}
+with segment_parts as (
+    select metric_name, period_grain, period_start, segment_name, segment_value, numerator, denominator, sample_size, sum_squares
+    from {{ observations }}
+),
+{%- else %}
 with combinations as (
     {%- if by_segment %}
     select * from {{ observations }}
@@ -264,6 +279,7 @@ segment_parts as (
     from combinations
     group by {{ segment_grouping_sets(['metric_name', 'period_grain', 'period_start'], customer_segment_names() + dimensions) }}
 ),
+{%- endif %}
 
 allowed_segments as (
     {{ _metric_segment_pairs(domain) }}
@@ -420,4 +436,236 @@ select * from finalized
     cross join ({{ metric_grains() }}) as grains
     where observations.observed_date <= {{ as_of_date() }}
     group by 1, 2, 3, 4, 5, 6
+{%- endmacro %}
+
+{#- The plan held at the START of each day, as intervals [first_day, last_day] that cover every
+    day of each customer with subscription events (int_subscriptions__plan_periods: the row
+    with from_date < d <= to_date; 'none' up to the first event's day). Customers without
+    events have no rows: 'none'. -#}
+{% macro plan_at_day_start_intervals() -%}
+select
+    customer_id,
+    plan,
+    cast({{ dbt.dateadd('day', 1, 'from_date') }} as date) as first_day,
+    to_date as last_day
+from {{ ref('int_subscriptions__plan_periods') }}
+union all
+select customer_id, 'none' as plan, cast('1900-01-01' as date) as first_day, min(from_date) as last_day
+from {{ ref('int_subscriptions__plan_periods') }}
+group by customer_id
+{%- endmacro %}
+
+{#- Per-customer day ranges -> +1 on each range's first day and -1 the day after its last, per
+    attribute set and plan: `ranges` (a CTE) has customer_id, the key_columns and first_day,
+    last_day (inclusive). A range is first cut where the plan held at the day's start changes.
+    Emits CTEs `<name>__cut` and `<name>` (key_columns, attribute_set_id, plan, change_date,
+    delta summed per key and day); needs the CTEs customer_attribute_sets and plan_intervals
+    (plan_at_day_start_intervals). -#}
+{% macro customer_range_deltas(name, ranges, key_columns) -%}
+{%- set keys = key_columns + ['attribute_set_id', 'plan'] -%}
+{{ name }}__cut as (
+    select
+        {%- for column in key_columns %}
+        ranges.{{ column }},
+        {%- endfor %}
+        -- 0: not a known customer (no attribute set), so the running sums' keys are never null
+        coalesce(customer_attribute_sets.attribute_set_id, 0) as attribute_set_id,
+        coalesce(plan_intervals.plan, 'none') as plan,
+        case when plan_intervals.first_day > ranges.first_day then plan_intervals.first_day else ranges.first_day end as first_day,
+        case when plan_intervals.last_day < ranges.last_day then plan_intervals.last_day else ranges.last_day end as last_day
+    from {{ ranges }} as ranges
+    left join plan_intervals
+        on plan_intervals.customer_id = ranges.customer_id
+        and plan_intervals.first_day <= ranges.last_day
+        and ranges.first_day <= plan_intervals.last_day
+    left join customer_attribute_sets
+        on customer_attribute_sets.customer_id = ranges.customer_id
+),
+
+{{ name }} as (
+    select {{ keys | join(', ') }}, change_date, sum(delta) as delta
+    from (
+        select {{ keys | join(', ') }}, first_day as change_date, 1 as delta
+        from {{ name }}__cut
+        union all
+        select {{ keys | join(', ') }}, cast({{ dbt.dateadd('day', 1, 'last_day') }} as date) as change_date, -1 as delta
+        from {{ name }}__cut
+    ) as deltas
+    group by {{ keys | join(', ') }}, change_date
+)
+{%- endmacro %}
+
+{#- Per-customer rows of a period -> the same rows with the customer's attribute_set_id (0: no
+    known customer) and the plan held at the start of period_start_column ('none' without one).
+    Needs the CTEs customer_attribute_sets and plan_intervals. -#}
+{% macro with_segment_keys(relation, period_start_column) -%}
+select
+    keyed.*,
+    coalesce(customer_attribute_sets.attribute_set_id, 0) as attribute_set_id,
+    coalesce(plan_intervals.plan, 'none') as plan
+from {{ relation }} as keyed
+left join customer_attribute_sets
+    on customer_attribute_sets.customer_id = keyed.customer_id
+left join plan_intervals
+    on plan_intervals.customer_id = keyed.customer_id
+    and plan_intervals.first_day <= keyed.{{ period_start_column }}
+    and keyed.{{ period_start_column }} <= plan_intervals.last_day
+{%- endmacro %}
+
+{#- Day counts from deltas (customer_range_deltas, usually rolled up by segment_rollup first):
+    `deltas` (a CTE) has the key_columns, change_date and delta. Emits CTEs ending in `<name>`
+    with the key_columns, counted_date and customers (> 0) for every day of `days` (a relation
+    with a column period_day) where the running sum of the key's deltas is positive, each level
+    held until the key's next change. Rows: keys x days, never ranges x days. -#}
+{% macro running_day_counts(name, deltas, key_columns, days) -%}
+{{ name }}__levels as (
+    select
+        {{ key_columns | join(', ') }},
+        change_date,
+        sum(delta) over (
+            partition by {{ key_columns | join(', ') }}
+            order by change_date
+            rows between unbounded preceding and current row
+        ) as customers,
+        lead(change_date) over (partition by {{ key_columns | join(', ') }} order by change_date) as next_change_date
+    from {{ deltas }}
+),
+
+{{ name }} as (
+    select
+        {%- for column in key_columns %}
+        levels.{{ column }},
+        {%- endfor %}
+        days.period_day as counted_date,
+        levels.customers
+    from {{ name }}__levels as levels
+    inner join {{ days }} as days
+        on days.period_day >= levels.change_date
+        and days.period_day < levels.next_change_date
+    where levels.customers > 0
+)
+{%- endmacro %}
+
+{#- Rows keyed by attribute set and plan -> the same sums per segment: `relation` has the
+    key_columns, attribute_set_id (0 or null: no known customer, 'unknown' in every fixed
+    segment), plan and the measures; the CTE attribute_sets (customer_attribute_sets) must be
+    defined. One grouping set per customer segment plus one without (segment 'all'); emits a
+    select of key_columns, segment_name, segment_value and sum(measure) as measure. Additive
+    parts can be rolled up here, before anything per day is expanded, because every segment
+    row is the sum of its combinations' rows. -#}
+{% macro segment_rollup(relation, key_columns, measures) -%}
+{%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
+{%- set segments = customer_segment_names() -%}
+select
+    {%- for column in key_columns %}
+    {{ column }},
+    {%- endfor %}
+    {{ grouping_set_segment_name(segments) }} as segment_name,
+    {{ grouping_set_segment_value(segments) }} as segment_value,
+    {%- for measure in measures %}
+    sum({{ measure }}) as {{ measure }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from (
+    select
+        {%- for column in key_columns %}
+        keyed.{{ column }},
+        {%- endfor %}
+        {%- for name in fixed_names %}
+        coalesce(attribute_sets.{{ name }}, 'unknown') as {{ name }},
+        {%- endfor %}
+        keyed.plan,
+        {%- for measure in measures %}
+        keyed.{{ measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }} as keyed
+    left join attribute_sets
+        on attribute_sets.attribute_set_id = keyed.attribute_set_id
+) as attributed
+group by {{ segment_grouping_sets(key_columns, segments) }}
+{%- endmacro %}
+
+{#- The active users' covered ranges (int_metrics__active_users and its _by_segment model): CTEs
+    activity_days (customer_id, activity_date: an event with counts_as_activity, up to the
+    as-of date) and activity_ranges (metric_name dau/wau/mau, customer_id, activity_date,
+    covered_days): each active day covers the days activity_date .. + covered_days - 1, up to
+    the window's length, the customer's next active day (exclusive) or the as-of date, so a
+    customer's ranges never overlap. -#}
+{% macro active_user_ranges() -%}
+activity_days as (
+    select distinct customer_id, occurred_date as activity_date
+    from {{ ref('fct_engagement_events') }}
+    where counts_as_activity
+        and customer_id is not null
+        and occurred_date <= {{ as_of_date() }}
+),
+
+activity_ranges as (
+    select
+        windows.metric_name,
+        with_next.customer_id,
+        with_next.activity_date,
+        least(
+            windows.window_days,
+            coalesce({{ dbt.datediff('with_next.activity_date', 'with_next.next_activity_date', 'day') }}, windows.window_days),
+            {{ dbt.datediff('with_next.activity_date', as_of_date(), 'day') }} + 1
+        ) as covered_days
+    from (
+        select
+            customer_id,
+            activity_date,
+            lead(activity_date) over (partition by customer_id order by activity_date) as next_activity_date
+        from activity_days
+    ) as with_next
+    cross join (
+        select 'dau' as metric_name, 1 as window_days
+        union all select 'wau', 7
+        union all select 'mau', 30
+    ) as windows
+)
+{%- endmacro %}
+
+{#- The columns of a rolled-up observation model (by_segment='rolled_up'), typed, from
+    `relation` with metric_name, period_grain, period_start, segment_name, segment_value,
+    numerator, denominator, sample_size, sum_squares. -#}
+{% macro select_rolled_up_parts(relation) -%}
+{%- set double = type_double() -%}
+select
+    cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start as date) as period_start,
+    cast(segment_name as {{ dbt.type_string() }}) as segment_name,
+    cast(segment_value as {{ dbt.type_string() }}) as segment_value,
+    cast(numerator as {{ double }}) as numerator,
+    cast(denominator as {{ double }}) as denominator,
+    cast(sample_size as {{ dbt.type_bigint() }}) as sample_size,
+    cast(sum_squares as {{ double }}) as sum_squares
+from {{ relation }}
+{%- endmacro %}
+
+{#- The retention metrics' calendar (int_metrics__retention and its _by_segment model): CTEs
+    spells (int_customers__active_spells), bounds and calendar (calendar_date: every day from
+    the day before the first spell to the as-of date). -#}
+{% macro retention_calendar() -%}
+spells as (
+    select customer_id, from_date, to_date
+    from {{ ref('int_customers__active_spells') }}
+),
+
+bounds as (
+    select
+        cast({{ dbt.dateadd('day', -1, 'min(from_date)') }} as date) as first_day,
+        cast({{ dbt.datediff(dbt.dateadd('day', -1, 'min(from_date)'), as_of_date(), 'day') }} as {{ dbt.type_bigint() }}) as days
+    from spells
+),
+
+calendar as (
+    select cast({{ dbt.dateadd('day', 'day_offsets.day_offset', 'bounds.first_day') }} as date) as calendar_date
+    from bounds
+    inner join (
+        -- 0 .. 36599: up to 100 years of history
+        select cast(generated_number - 1 as {{ dbt.type_int() }}) as day_offset
+        from ({{ dbt.generate_series(36600) }}) as series
+    ) as day_offsets
+        on day_offsets.day_offset <= bounds.days
+)
 {%- endmacro %}

@@ -1,5 +1,6 @@
--- a view: int_metrics__active_users_by_segment sums its rows per segment combination, so the
--- per-customer rows (hundreds of millions at 1M customers) are never written
+-- The per-customer definition, a view for drill-down and the reference of
+-- int_metrics__active_users_by_segment, which the marts read (it counts the same rows without a
+-- row per customer and covered day; tests/test_e2e.py checks that the two agree).
 {{ config(materialized='view') }}
 -- Observations of dau, wau, mau and stickiness (docs/metrics-framework.md). Active = any event
 -- of fct_engagement_events with counts_as_activity, on its occurred_date (reporting time zone),
@@ -18,56 +19,22 @@
 -- customer and day.
 {%- set double = type_double() %}
 
-with activity_days as (
-    select distinct customer_id, occurred_date as activity_date
-    from {{ ref('fct_engagement_events') }}
-    where counts_as_activity
-        and customer_id is not null
-        and occurred_date <= {{ as_of_date() }}
-),
-
-with_next as (
-    select
-        customer_id,
-        activity_date,
-        lead(activity_date) over (partition by customer_id order by activity_date) as next_activity_date
-    from activity_days
-),
-
-windows as (
-    select 'dau' as metric_name, 1 as window_days
-    union all select 'wau', 7
-    union all select 'mau', 30
-),
+with {{ active_user_ranges() }},
 
 offsets as (
     select generated_number - 1 as day_offset
     from ({{ dbt.generate_series(30) }}) as series
 ),
 
-ranges as (
-    select
-        windows.metric_name,
-        with_next.customer_id,
-        with_next.activity_date,
-        least(
-            windows.window_days,
-            coalesce({{ dbt.datediff('with_next.activity_date', 'with_next.next_activity_date', 'day') }}, windows.window_days),
-            {{ dbt.datediff('with_next.activity_date', as_of_date(), 'day') }} + 1
-        ) as covered_days
-    from with_next
-    cross join windows
-),
-
 -- (metric, customer, day) for every day the customer counts in the metric's window
 covered as (
     select
-        ranges.metric_name,
-        ranges.customer_id,
-        cast({{ dbt.dateadd('day', 'offsets.day_offset', 'ranges.activity_date') }} as date) as covered_date
-    from ranges
+        activity_ranges.metric_name,
+        activity_ranges.customer_id,
+        cast({{ dbt.dateadd('day', 'offsets.day_offset', 'activity_ranges.activity_date') }} as date) as covered_date
+    from activity_ranges
     inner join offsets
-        on offsets.day_offset < ranges.covered_days
+        on offsets.day_offset < activity_ranges.covered_days
 ),
 
 grains as (

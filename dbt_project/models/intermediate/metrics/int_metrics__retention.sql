@@ -1,6 +1,7 @@
--- a table, not a view like the other big observation models: as a view, its own aggregation and
--- int_metrics__retention_by_segment's ran in one query and out of DuckDB's 6 GiB at 1M customers
--- (193M rows here; benchmarks/results.md, 2026-12-03 13:53)
+-- The per-customer definition, a view for drill-down and the reference of
+-- int_metrics__retention_by_segment, which the marts read (it counts the same rows without a
+-- row per customer and day; tests/test_e2e.py checks that the two agree).
+{{ config(materialized='view') }}
 -- Observations of the retention metrics (docs/metrics-framework.md), one row per metric, grain,
 -- period and customer with 0/1 parts; each grain is emitted here (period states are not
 -- additive over time). A(d) = active at the END of day d (int_customers__active_spells).
@@ -19,30 +20,7 @@
 -- no row.
 {%- set double = type_double() %}
 
-with spells as (
-    select customer_id, from_date, to_date
-    from {{ ref('int_customers__active_spells') }}
-),
-
-bounds as (
-    select
-        cast({{ dbt.dateadd('day', -1, 'min(from_date)') }} as date) as first_day,
-        cast({{ dbt.datediff(dbt.dateadd('day', -1, 'min(from_date)'), as_of_date(), 'day') }} as {{ dbt.type_bigint() }}) as days
-    from spells
-),
-
-day_offsets as (
-    -- 0 .. 36599: up to 100 years of history
-    select cast(generated_number - 1 as {{ dbt.type_int() }}) as day_offset
-    from ({{ dbt.generate_series(36600) }}) as series
-),
-
-calendar as (
-    select cast({{ dbt.dateadd('day', 'day_offsets.day_offset', 'bounds.first_day') }} as date) as calendar_date
-    from bounds
-    inner join day_offsets
-        on day_offsets.day_offset <= bounds.days
-),
+with {{ retention_calendar() }},
 
 grains as (
     {{ metric_grains() }}
