@@ -136,8 +136,11 @@ customer_attribute_sets as (
     for which the observation model carries a column of the same name; where that column is not
     null it replaces the customer's value (marketing spend has no customer but has a channel).
     dimensions: the metric's own dimensions the observation model fills (channel, touchpoint);
-    the others are always null there, and leaving them out saves their grouping sets. -#}
-{% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
+    the others are always null there, and leaving them out saves their grouping sets.
+    rolled_up: emit the parts rolled up to segment_name / segment_value (each customer segment
+    and dimension, plus 'all') instead of the combination rows: for a model read with
+    by_segment='rolled_up' (no overrides of fixed segments). -#}
+{% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], rolled_up=false) -%}
 {%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
 {%- set fixed_overrides = segment_overrides | select('in', fixed_names) | list -%}
 {%- set double = type_double() -%}
@@ -195,6 +198,17 @@ summed as (
         {%- endfor %}
 ),
 
+{%- if rolled_up %}
+{%- if fixed_overrides %}
+    {{ exceptions.raise_compiler_error("observations_by_segment: rolled_up does not take overrides of fixed segments") }}
+{%- endif %}
+-- summed per attribute set and plan, rolled up to each segment
+rolled_up as (
+    {{ segment_rollup('summed', ['metric_name', 'period_grain', 'period_start'], ['numerator', 'denominator', 'sample_size', 'sum_squares'], dimensions) | indent(4) }}
+)
+
+{{ select_rolled_up_parts('rolled_up') }}
+{%- else %}
 -- several attribute sets can read the same after an override: sum again by the strings
 attributed as (
     select
@@ -240,6 +254,7 @@ group by
     period_start{% for name in customer_segment_names() + dimensions %},
     {{ name }}
     {%- endfor %}
+{%- endif %}
 {%- endmacro %}
 
 {#- Observations -> one row per metric x grain x period x segment with summed parts.
@@ -549,13 +564,15 @@ left join plan_intervals
 {#- Rows keyed by attribute set and plan -> the same sums per segment: `relation` has the
     key_columns, attribute_set_id (0 or null: no known customer, 'unknown' in every fixed
     segment), plan and the measures; the CTE attribute_sets (customer_attribute_sets) must be
-    defined. One grouping set per customer segment plus one without (segment 'all'); emits a
-    select of key_columns, segment_name, segment_value and sum(measure) as measure. Additive
+    defined. One grouping set per customer segment and per dimension (the metric's own channel
+    or touchpoint, a column of `relation`; its null group is not a segment value: the marts
+    drop it) plus one without (segment 'all'); emits a select of key_columns, segment_name,
+    segment_value and sum(measure) as measure. Additive
     parts can be rolled up here, before anything per day is expanded, because every segment
     row is the sum of its combinations' rows. -#}
-{% macro segment_rollup(relation, key_columns, measures) -%}
+{% macro segment_rollup(relation, key_columns, measures, dimensions=[]) -%}
 {%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
-{%- set segments = customer_segment_names() -%}
+{%- set segments = customer_segment_names() + dimensions -%}
 select
     {%- for column in key_columns %}
     {{ column }},
@@ -574,6 +591,9 @@ from (
         coalesce(attribute_sets.{{ name }}, 'unknown') as {{ name }},
         {%- endfor %}
         keyed.plan,
+        {%- for name in dimensions %}
+        keyed.{{ name }},
+        {%- endfor %}
         {%- for measure in measures %}
         keyed.{{ measure }}{{ ',' if not loop.last }}
         {%- endfor %}

@@ -6,7 +6,7 @@
 -- days: benchmarks/results.md).
 --   Day grain: each active day a covers the days a .. a + window - 1 up to the customer's next
 --   active day (disjoint ranges), cut where the plan held at the day's start changes. A range
---   adds +1 on its first day and -1 after its last (day_range_deltas); the deltas are summed
+--   adds +1 on its first day and -1 after its last (customer_range_deltas); the deltas are summed
 --   per attribute set and plan, rolled up to the segments (segment_rollup), and the running
 --   sum per segment is the count of each day (running_day_counts). Stickiness of a day = dau
 --   over mau of the same segment.

@@ -6,7 +6,7 @@
 -- A(d) = active at the END of day d: a spell [from_date, to_date).
 --   Day grain (S = A(d - 1), E = A(d)): a spell puts its customer in S on from + 1 .. to, in E
 --   on from .. to - 1 and in both on from + 1 .. to - 1. Those ranges, cut where the plan held
---   at the day's start changes, give +1/-1 deltas (day_range_deltas) that are rolled up to the
+--   at the day's start changes, give +1/-1 deltas (customer_range_deltas) that are rolled up to the
 --   segments (segment_rollup) and summed day by day (running_day_counts).
 --   Week and month grains: per customer, the spells holding the day before the period and its
 --   (capped) last day; new_customers: one row per customer and grain. Both summed per

@@ -1,1 +1,1 @@
-{{ metric_mart('email', ref('int_metrics__email_by_segment'), dimensions=['channel'], by_segment=true) }}
+{{ metric_mart('email', ref('int_metrics__email_by_segment'), dimensions=['channel'], by_segment='rolled_up') }}

@@ -1,1 +1,1 @@
-{{ metric_mart('web', ref('int_metrics__web_by_segment'), dimensions=['channel'], by_segment=true) }}
+{{ metric_mart('web', ref('int_metrics__web_by_segment'), dimensions=['channel'], by_segment='rolled_up') }}
