@@ -3,7 +3,8 @@ DuckDB baseline.
 
 The last generated day D is held back. The full nightly ingests days 1..D-1, runs the whole
 ``dbt build`` and the ML (CLV, churn); the incremental day then ingests day D and runs dbt and
-the ML for day D alone, as the nightly schedule does every night. Ingestion runs
+the ML for day D alone, as the nightly schedule does every night (the churn model retrained
+or, within ``CEW_CHURN_RETRAIN_DAYS``, reused, as the churn asset does). Ingestion runs
 :func:`load_source_days` (the code of the Dagster ingestion assets, which load a range of
 partitions in one step) and dbt runs as the same ``dbt build`` subprocess with the same
 ``BUILD_ARGS`` and ``run_env``, so the figures are those of real runs without Dagster's
@@ -397,11 +398,15 @@ def _ml(warehouse: Path, as_of: date, clv_stage: Stage, churn_stage: Stage, log)
                                     active_window_days=settings.active_window_days,
                                     snapshot_step_days=settings.churn_snapshot_step_days,
                                     max_train_rows=settings.churn_max_train_rows,
-                                    models_dir=warehouse.parent / "models")
+                                    models_dir=warehouse.parent / "models",
+                                    # as the nightly asset: the day after a training run reuses its model
+                                    retrain_days=settings.churn_retrain_days)
             churn_stage.seconds = time.perf_counter() - started
             model = churn.metrics("hgb_calibrated")
             churn_stage.rows = int(model.get("scored_customers") or 0)
+            reused = "reused" in str(model.get("message") or "")
             churn_stage.note = (
+                f"{'saved model reused' if reused else 'trained'}: "
                 f"features {churn.seconds.get('features', 0):.1f} s, train {churn.seconds.get('train', 0):.1f} s, "
                 f"score {churn.seconds.get('score', 0):.1f} s, ROC AUC {model.get('roc_auc')}"
                 if model.get("trained") else str(model.get("message"))
@@ -675,7 +680,9 @@ def _markdown(result: BenchResult, machine: dict[str, str]) -> str:
         + f"; DuckDB threads {r.threads}, dbt threads {load_settings().dbt_threads}; workdir `{r.workdir}`",
         f"- Full nightly: days {r.first_day}..{r.previous_day} ({r.full.rows:,} rows); "
         f"incremental day D = {r.last_day} ({r.day.rows:,} rows) on top of it, dbt with "
-        "CEW_RUN_START_DATE = CEW_RUN_DATE = D; ML = CLV fit + churn train and score",
+        "CEW_RUN_START_DATE = CEW_RUN_DATE = D; ML = CLV fit + churn train and score "
+        f"(CEW_CHURN_RETRAIN_DAYS={load_settings().churn_retrain_days}: day D reuses the full nightly's "
+        "model unless 0, as the nightly asset does)",
         f"- Other processes used {r.others_cpu_share:.0%} of the machine's CPU during the run"
         + (" — timings are inflated" if r.others_cpu_share > 0.1 else ""),
         "",
@@ -807,6 +814,8 @@ def run_benchmark(
         before, on_last = _split_days(landing, result)
         for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
             path.unlink(missing_ok=True)
+        # a model saved by an earlier bench in this workdir would spare the full nightly its training
+        shutil.rmtree(workdir / "models", ignore_errors=True)
         previous, last = result.previous_day, result.last_day
         result.ingest_by_source = nightly(before, FULL_STAGES, [result.first_day, previous], None, previous, parse=True)
         # the nightly's run_env: the partition day, as of the newest loaded day

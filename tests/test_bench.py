@@ -95,6 +95,26 @@ def test_incremental_dbt_build_runs_day_d_alone(bench):
     assert result.stages["day D clv fit"].rows >= result.stages["clv fit"].rows > 0
 
 
+def test_churn_retrains_as_the_nightly_asset_does(bench, monkeypatch):
+    """The bench passes CEW_CHURN_RETRAIN_DAYS on, so day D reuses the full nightly's model as a
+    real nightly run does (the asset's default: retrain weekly)."""
+    from orchestration.ml import churn as churn_module
+
+    result, _, _ = bench
+    seen = {}
+
+    def record(con, as_of, **kwargs):
+        seen.update(kwargs, as_of=as_of)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(churn_module, "train_and_score", record)
+    monkeypatch.setenv("CEW_CHURN_RETRAIN_DAYS", "5")
+    churn = Stage("churn train + score")
+    bench_module._ml(result.workdir / "warehouse.duckdb", result.last_day, Stage("clv fit"), churn, lambda _: None)
+    assert seen["retrain_days"] == 5 and seen["models_dir"] == result.workdir / "models"
+    assert seen["as_of"] == result.last_day and not churn.ok and "recorded" in churn.note
+
+
 def test_summary_is_logged(bench):
     _, _, messages = bench
     summary = next(m for m in messages if m.startswith("benchmark "))
