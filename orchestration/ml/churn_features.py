@@ -18,7 +18,7 @@ Three steps: the population and labels of every snapshot (a temp table), the tra
 (``build_features``: with a cap on labelled rows, whole customers by the MD5 of their id), then
 the features of the rows kept. Sampling only drops rows: a kept row's features are the same.
 The per-channel features come from running totals per customer and day (one window pass over
-the kept customers' events) looked up on S, S-7, S-30 and S-90 by ASOF joins, so their cost
+the kept customers' events) looked up on S, S-7, S-30 and S-90 by one ASOF join, so their cost
 grows with the events, not with events x snapshots. CRM attributes (persona, opt-in) are the
 current CRM version: they describe who the customer is and are not dated.
 
@@ -205,13 +205,15 @@ GROUP BY customer_id, occurred_date
 
 
 def _running_sql() -> str:
-    sums = ",\n    ".join(f"sum({name}) OVER w AS {name}" for name in (*CHANNELS, *COUNTED, "points"))
+    # DOUBLE, not the HUGEINT (16 bytes) a sum of counts gives: half the memory of a table of
+    # a row per customer and active day (whole numbers, exact in a double)
+    sums = ",\n    ".join(f"CAST(sum({name}) OVER w AS DOUBLE) AS {name}" for name in (*CHANNELS, *COUNTED, "points"))
     lasts = ",\n    ".join(f"max(CASE WHEN {name} > 0 THEN day END) OVER w AS last_{name}" for name in CHANNELS)
     return f"""
 CREATE OR REPLACE TEMP TABLE _churn_running AS
 SELECT customer_id, day,
     {sums},
-    sum(CASE WHEN activity > 0 THEN 1 ELSE 0 END) OVER w AS active_days,
+    CAST(sum(CASE WHEN activity > 0 THEN 1 ELSE 0 END) OVER w AS DOUBLE) AS active_days,
     {lasts}
 FROM _churn_daily
 WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS UNBOUNDED PRECEDING)
@@ -250,10 +252,13 @@ def _channel_features_sql() -> str:
         "coalesce(r0.points, 0) - coalesce(r30.points, 0) AS points_30d",
         "coalesce(r0.points, 0) - coalesce(r90.points, 0) AS points_90d",
     ]
+    # one ASOF join for the four lookups of every row, then a plain join per lookup: four ASOF
+    # joins sorted the running totals four times (at 1M: 58 s of the features' 100 s)
+    lag_values = ", ".join(f"({lag})" for lag in lags)
+    ctes = "".join(f",\n{alias} AS (SELECT * FROM lookups WHERE lag_days = {lag})" for lag, alias in lags.items())
     joins = "\n".join(
-        f"ASOF LEFT JOIN _churn_running AS {alias} ON {alias}.customer_id = p.customer_id "
-        f"AND {alias}.day <= p.snapshot_date - {lag}"
-        for lag, alias in lags.items()
+        f"LEFT JOIN {alias} ON {alias}.customer_id = p.customer_id AND {alias}.snapshot_date = p.snapshot_date"
+        for alias in lags.values()
     )
     return f"""
 CREATE OR REPLACE TEMP TABLE _churn_channels AS
@@ -267,7 +272,13 @@ WITH observed AS (
     -- the first day of all data, not of the kept customers' (sampling must not move a feature)
     CROSS JOIN (SELECT coalesce(min(occurred_date), DATE '1900-01-01') AS first_day
                 FROM marts.fct_engagement_events) AS f
-)
+),
+lookups AS (
+    SELECT k.customer_id, k.snapshot_date, k.lag_days, r.* EXCLUDE (customer_id, day)
+    FROM (SELECT customer_id, snapshot_date, lag_days, snapshot_date - lag_days AS lookup_day
+          FROM _churn_rows CROSS JOIN (VALUES {lag_values}) AS l (lag_days)) AS k
+    ASOF LEFT JOIN _churn_running AS r ON r.customer_id = k.customer_id AND r.day <= k.lookup_day
+){ctes}
 SELECT p.customer_id, p.snapshot_date,
     {", ".join(cols)}
 FROM _churn_rows AS p
