@@ -404,9 +404,8 @@ def _ml(warehouse: Path, as_of: date, clv_stage: Stage, churn_stage: Stage, log)
             churn_stage.seconds = time.perf_counter() - started
             model = churn.metrics("hgb_calibrated")
             churn_stage.rows = int(model.get("scored_customers") or 0)
-            reused = "reused" in str(model.get("message") or "")
             churn_stage.note = (
-                f"{'saved model reused' if reused else 'trained'}: "
+                f"{'saved model reused' if churn.reused_model else 'trained'}: "
                 f"features {churn.seconds.get('features', 0):.1f} s, train {churn.seconds.get('train', 0):.1f} s, "
                 f"score {churn.seconds.get('score', 0):.1f} s, ROC AUC {model.get('roc_auc')}"
                 if model.get("trained") else str(model.get("message"))

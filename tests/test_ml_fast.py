@@ -357,12 +357,14 @@ def test_saved_model_is_reused_until_it_is_retrain_days_old_or_forced(synthetic,
     assert m_first["trained"] and m_first["seconds_train"] > 0
     assert m_reused["model_version"] == m_first["model_version"] and m_reused["seconds_train"] == 0
     assert "reused" in m_reused["message"] and m_reused["split"] == "saved_model_out_of_time"
+    assert reused.reused_model and not first.reused_model
     assert m_reused["eval_snapshot"] > m_first["eval_snapshot"] and m_reused["roc_auc"] > 0.5
     assert reused.metrics("recency_rule")["eval_snapshot"] == m_reused["eval_snapshot"]
     assert len(reused.scores) > 100 and (reused.scores["model_version"] == m_first["model_version"]).all()
     for retrained in (stale, forced):
         row = retrained.metrics(churn.MODEL_NAME)
         assert row["seconds_train"] > 0 and row["model_version"] != m_first["model_version"]
+        assert not retrained.reused_model
     # the reused model scores the run date as a retrained one would be scored: same rows, same shape
     assert set(reused.scores["customer_id"]) == set(forced.scores["customer_id"])
     signature = churn._signature(90, 90)

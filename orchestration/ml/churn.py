@@ -163,6 +163,7 @@ class ChurnResult:
     status: str = STATUS_MODEL  # what scored the run date's customers
     status_reason: str = ""  # why the fallback, when it is one
     expected_scores: int | None = None  # customers active on the run date (each must get a score)
+    reused_model: bool = False  # a saved model scored the run (CEW_CHURN_RETRAIN_DAYS), none was trained
 
     def metrics(self, model: str) -> dict:
         rows = self.runs[self.runs["model"] == model]
@@ -644,4 +645,6 @@ def _score_with_saved(con, as_of, reuse, feats, labelled, result, seconds, run_i
     model_row.update(calibration=saved["calibration"], message=note, model_version=saved["version"],
                      model_path=str(path), production_train_rows=saved["train_rows"], scored_customers=len(scores),
                      seconds_features=seconds["features"], seconds_train=0.0, seconds_score=seconds["score"])
-    return result([model_row, *rows], scores, feats, eval_frame, path, fallback_reason=lost)
+    out = result([model_row, *rows], scores, feats, eval_frame, path, fallback_reason=lost)
+    out.reused_model = True
+    return out

@@ -273,7 +273,8 @@ WITH observed AS (
     CROSS JOIN (SELECT coalesce(min(occurred_date), DATE '1900-01-01') AS first_day
                 FROM marts.fct_engagement_events) AS f
 ),
-lookups AS (
+-- materialized: read by the four lookups below; inlined, the ASOF join would run four times
+lookups AS MATERIALIZED (
     SELECT k.customer_id, k.snapshot_date, k.lag_days, r.* EXCLUDE (customer_id, day)
     FROM (SELECT customer_id, snapshot_date, lag_days, snapshot_date - lag_days AS lookup_day
           FROM _churn_rows CROSS JOIN (VALUES {lag_values}) AS l (lag_days)) AS k
