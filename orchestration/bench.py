@@ -400,7 +400,8 @@ def _ml(warehouse: Path, as_of: date, clv_stage: Stage, churn_stage: Stage, log)
                                     max_train_rows=settings.churn_max_train_rows,
                                     models_dir=warehouse.parent / "models",
                                     # as the nightly asset: the day after a training run reuses its model
-                                    retrain_days=settings.churn_retrain_days)
+                                    retrain_days=settings.churn_retrain_days,
+                                    threads=settings.duckdb_threads)
             churn_stage.seconds = time.perf_counter() - started
             model = churn.metrics("hgb_calibrated")
             churn_stage.rows = int(model.get("scored_customers") or 0)

@@ -50,7 +50,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "CEW_PG_PASSWORD": ("", "PostgreSQL password; empty = $PGPASSWORD."),
     "CEW_PG_DATABASE": ("", "PostgreSQL database; empty = $PGDATABASE, else warehouse."),
     "CEW_SPARK_DIR": ("data/spark", "Spark engine (CEW_ENGINE=spark): folder of its Parquet tables, the raw Parquet files and the local metastore."),
-    "CEW_DUCKDB_THREADS": ("", "Threads of each DuckDB query (ingestion, dbt, ML); empty = the machine's cores."),
+    "CEW_DUCKDB_THREADS": ("", "Threads of each DuckDB query (ingestion, dbt, ML) and of the churn model's trees from 50,000 customers; empty = the machine's cores."),
     "CEW_DUCKDB_MEMORY_LIMIT": ("6GiB", "DuckDB memory limit (e.g. 6GiB, 500MB); past it, big joins and sorts spill to disk."),
     "CEW_DBT_THREADS": ("2", "dbt models built at once (DuckDB and PostgreSQL). On DuckDB they share one memory limit: 1 for about 1M customers and up, where two big models at once run out of memory."),
     "CEW_START_DATE": ("2026-01-01", "First day of the daily partitions."),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from orchestration.ml import tree_paths
+from orchestration.ml import churn
 from orchestration.ml.churn import _make_model, drivers
 
 CAT = 4  # the categorical column of ``_data``
@@ -77,6 +78,26 @@ def test_contributions_of_the_calibrated_model_are_the_mean_over_its_folds():
     base, phi = tree_paths.contributions(model, rows)
     raw = np.mean([est._raw_predict(rows).ravel() for est in folds], axis=0)
     np.testing.assert_allclose(base + phi.sum(axis=1), raw, rtol=0, atol=1e-9)
+
+
+def test_chunks_give_the_same_probabilities_and_contributions(monkeypatch):
+    """Scoring goes chunk by chunk (for the CPU cache); the rows and their order come out as in
+    one pass over all rows, bit for bit, including a short last chunk."""
+    X, y = _data()
+    model, _ = _make_model(len(X), _mask())
+    model.fit(X, y)
+    rows = _scored_rows(X)
+    whole_base, whole_phi = tree_paths.contributions(model, rows)
+    whole_p = model.predict_proba(rows)[:, 1]
+    n_trees = len(tree_paths._Trees(tree_paths.hgb_estimators(model)[0]).roots)
+    monkeypatch.setattr(tree_paths, "_CELLS_PER_CHUNK", 97 * n_trees)
+    monkeypatch.setattr(churn, "_PREDICT_CHUNK_ROWS", 97)
+    assert len(rows) % 97 != 0
+    base, phi = tree_paths.contributions(model, rows)
+    assert base == whole_base
+    assert np.array_equal(phi, whole_phi)
+    assert np.array_equal(churn.churn_probability(model, rows), whole_p)
+    assert churn.churn_probability(model, rows[:0]).shape == (0,)
 
 
 @pytest.mark.parametrize("decisive", [0, 1, CAT])

@@ -9,6 +9,7 @@ suite (``test_ml_assets.py``, slow) runs the same code through ``cew run``.
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -417,3 +418,31 @@ def test_model_metrics_calibration_by_hand():
     assert ("churn", "recency_rule", "calibration_ece", None) not in value  # not a probability
     assert value[("churn", "hgb_calibrated", "calibration_observed", 4)] == 1.0  # 4 rows: 4 bins of one
     assert value[("engagement_score", "engagement_score", "roc_auc", None)] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(("customers", "threads", "expected"), [(3, 2, 1), (5, 2, 2), (5, 1, 1)])
+def test_churn_trees_run_parallel_only_on_enough_customers(monkeypatch, customers, threads, expected):
+    """OpenMP threads (HGB) for the whole run: `threads` from PARALLEL_MIN_CUSTOMERS customers who
+    ordered, else one; BLAS always one."""
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    from threadpoolctl import threadpool_info
+
+    from orchestration.ml import churn
+
+    seen = {}
+
+    def record(con, as_of, **kwargs):
+        seen["openmp"] = _openmp_effective_n_threads()
+        seen["blas"] = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+        seen["kwargs"] = kwargs
+
+    monkeypatch.setattr(churn, "_train_and_score", record)
+    monkeypatch.setattr(churn, "PARALLEL_MIN_CUSTOMERS", 5)
+    with duckdb.connect() as con:
+        con.execute("CREATE SCHEMA staging")
+        con.execute("CREATE TABLE staging.stg_shop__orders AS SELECT 'c' || (range % ?) AS customer_id FROM range(40)",
+                    [customers])
+        churn.train_and_score(con, END, threads=threads, run_id="t")
+    assert seen["openmp"] == min(expected, os.cpu_count() or 1)  # sklearn caps at the cores
+    assert seen["blas"] <= {1}
+    assert seen["kwargs"] == {"run_id": "t"}

@@ -268,6 +268,7 @@ def churn_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             snapshot_step_days=settings.churn_snapshot_step_days, max_train_rows=settings.churn_max_train_rows,
             models_dir=models_dir(warehouse.path), run_id=context.run.run_id[:12],
             retrain_days=settings.churn_retrain_days, force_retrain=config.retrain,
+            threads=settings.duckdb_threads,
         )
         n = write_table(con, "customer_churn_scores", result.scores, churn_model.CHURN_SCORES_COLUMNS)
         _append_run(con, "churn_model_runs", result.runs, churn_model.CHURN_MODEL_RUNS_COLUMNS, as_of)
