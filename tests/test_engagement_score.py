@@ -43,7 +43,10 @@ def _email(event_id, customer_id, event_type, day):
 
 
 FILES = {
-    ("crm_customers", "2026-03-01"): [_customer("W"), _customer("N"), _customer("Z")],
+    ("crm_customers", "2026-03-01"): [_customer("W"), _customer("N"), _customer("Z"), _customer("L")],
+    # L's open on Feb 15, before the signup: in the score of Mar 14 (window Feb 13..Mar 14), so in
+    # week_ago_score of Mar 21, the incremental run's first day (37 days after it)
+    ("email_events", "2026-02-15"): [_email("e0", "L", "open", "2026-02-15")],
     ("email_events", "2026-03-01"): [_email("e1", "W", "open", "2026-03-01")],
     ("email_events", "2026-03-02"): [_email("e2", "W", "click", "2026-03-02")],
     ("email_events", "2026-03-25"): [_email("e3", "W", "open", "2026-03-25")],
@@ -126,7 +129,21 @@ def test_incremental_runs_equal_a_full_refresh(world):
     _dbt(root, warehouse, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
          env={"CEW_RUN_DATE": "2026-03-31"})
     assert _scores(warehouse) == incremental
-    assert len(incremental) == 3 * 31
+    assert len(incremental) == 3 * 31 + (14 + 31)  # L from its first event, Feb 15
+
+
+def test_week_ago_score_of_an_incremental_run_reads_the_week_before_its_window(world):
+    """The incremental run (Mar 21..31) rescored Mar 21 from the days before it: its
+    week_ago_score is the score of Mar 14, whose window reaches back to Feb 13."""
+    _, warehouse = world
+    scores = _scores(warehouse)
+    week_ago = -1  # the last column
+    assert scores[("L", "2026-03-14")][0] == approx(OPEN)
+    assert scores[("L", "2026-03-21")][week_ago] == approx(OPEN)
+    assert scores[("L", "2026-03-23")][week_ago] == approx(OPEN)  # Mar 16: window Feb 15..Mar 16
+    assert scores[("L", "2026-03-24")][week_ago] == 0.0  # Mar 17: the open left the window
+    assert scores[("L", "2026-02-21")][week_ago] is None  # 6 days after the first day
+    assert scores[("L", "2026-02-22")][week_ago] == approx(OPEN)
 
 
 def test_decay_halves_a_weight_per_half_life(world, tmp_path):

@@ -44,15 +44,17 @@
 
 {#- Trailing-window sum of `column` over a dense per-customer day series ordered by score_date:
     the rows of the last engagement_window_days days. With a half-life, each day's weight is
-    multiplied by 0.5 ^ (age in days / half-life), age 0 = the scored day. -#}
-{% macro engagement_window_sum(column, partition_by='customer_id', order_by='score_date') -%}
+    multiplied by 0.5 ^ (age in days / half-life), age 0 = the scored day. days_back: the same
+    sum for the day that many days before (7: the score a week earlier), over the same
+    partition and order, so that the database computes both in one window pass. -#}
+{% macro engagement_window_sum(column, partition_by='customer_id', order_by='score_date', days_back=0) -%}
     {%- set window = engagement_window_days() -%}
     {%- set half_life = engagement_half_life() -%}
     {%- if half_life is none -%}
-        sum({{ column }}) over (partition by {{ partition_by }} order by {{ order_by }} rows between {{ window - 1 }} preceding and current row)
+        sum({{ column }}) over (partition by {{ partition_by }} order by {{ order_by }} rows between {{ window - 1 + days_back }} preceding and {{ days_back ~ ' preceding' if days_back else 'current row' }})
     {%- else -%}
         ({%- for age in range(window) %}
-            {{ '+ ' if not loop.first }}{{ '%.12f' % (0.5 ** (age / half_life)) }} * coalesce(lag({{ column }}, {{ age }}) over (partition by {{ partition_by }} order by {{ order_by }}), 0)
+            {{ '+ ' if not loop.first }}{{ '%.12f' % (0.5 ** (age / half_life)) }} * coalesce(lag({{ column }}, {{ age + days_back }}) over (partition by {{ partition_by }} order by {{ order_by }}), 0)
         {%- endfor %})
     {%- endif -%}
 {%- endmacro %}

@@ -8,10 +8,12 @@
 -- of them) for the customers it already scores, and the whole history of customers new to the
 -- table (late-arriving CRM rows); a full refresh rebuilds all of history and gives the same
 -- rows. week_ago_score (the score of 7 days earlier, null before the customer's first day)
--- feeds the drop metrics without a self-join of this table.
+-- feeds the drop metrics without a self-join of this table; it is summed in the same window
+-- pass as the score (a lag() of the score would sort the 120M rows of 1M customers again).
 {%- set window = engagement_window_days() %}
-{#- rows read before the first rescored day: the score's window, and the week of week_ago_score #}
-{%- set lookback = [window, 7] | max %}
+{#- days read before the first rescored day: its week_ago_score sums the window that ends 7 days
+    before it, back to window + 6 days before it #}
+{%- set lookback = window + 7 %}
 {%- set sources = engagement_sources() %}
 {%- set double = type_double() %}
 {%- set first_scored_day = incremental_run_start() %}
@@ -121,16 +123,13 @@ scored as (
         {%- for source in sources %}
         {{ round_score(engagement_window_sum('w_' ~ source)) }} as score_{{ source }},
         {%- endfor %}
-        {{ round_score(engagement_window_sum('w_total')) }} as score
+        {{ round_score(engagement_window_sum('w_total')) }} as score,
+        -- dense rows: 7 rows back is 7 days back, and none there is before the first day
+        case
+            when lag(score_date, 7) over (partition by customer_id order by score_date) is not null
+                then {{ round_score(engagement_window_sum('w_total', days_back=7)) }}
+        end as week_ago_score
     from dense
-),
-
-with_week_before as (
-    select
-        scored.*,
-        -- dense rows: 7 rows back is 7 days back
-        lag(score, 7) over (partition by customer_id order by score_date) as week_ago_score
-    from scored
 ),
 
 bands as (
@@ -147,7 +146,7 @@ select
     cast(scored.score_{{ source }} as {{ double }}) as score_{{ source }},
     {%- endfor %}
     cast(scored.week_ago_score as {{ double }}) as week_ago_score
-from with_week_before as scored
+from scored
 left join bands
     on {{ in_engagement_band('scored.score') }}
 where scored.score_from is null or scored.score_date >= scored.score_from
