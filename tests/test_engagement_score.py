@@ -19,7 +19,8 @@ import pytest
 from pytest import approx
 
 from tests.support.postgres import REPO_ROOT, dbt_executable, run_dbt
-from tests.support.tiny_warehouse import build_tiny_warehouse
+from orchestration.ingestion.loader import load_source_day
+from tests.support.tiny_warehouse import build_tiny_warehouse, write_landing
 
 SELECT = "+customer_engagement_current"
 _WEIGHTS = {(r["source"], r["event_type"]): float(r["weight"])
@@ -42,17 +43,30 @@ def _email(event_id, customer_id, event_type, day):
             "event_type": event_type, "occurred_at": f"{day}T12:00:00Z"}
 
 
+def _registration(customer_id, cancelled):
+    return {"registration_id": f"R-{customer_id}", "event_id": "EV-1", "event_name": "Webinar", "event_type": "webinar",
+            "event_date": "2026-04-20", "capacity": "100", "customer_id": customer_id,
+            "registered_at": "2026-03-10T09:00:00Z", "attended": None, "cancelled": cancelled}
+
+
 FILES = {
     ("crm_customers", "2026-03-01"): [_customer("W"), _customer("N"), _customer("Z"), _customer("L")],
     # L's open on Feb 15, before the signup: in the score of Mar 14 (window Feb 13..Mar 14), so in
     # week_ago_score of Mar 21, the incremental run's first day (37 days after it)
     ("email_events", "2026-02-15"): [_email("e0", "L", "open", "2026-02-15")],
+    # W registers on Mar 10 for an event (in the full build to Mar 20), then cancels (LATE_FILES)
+    ("event_registrations", "2026-03-10"): [_registration("W", cancelled="false")],
     ("email_events", "2026-03-01"): [_email("e1", "W", "open", "2026-03-01")],
     ("email_events", "2026-03-02"): [_email("e2", "W", "click", "2026-03-02")],
     ("email_events", "2026-03-25"): [_email("e3", "W", "open", "2026-03-25")],
     ("email_events", "2026-03-30"): [_email("e4", "N", "unsubscribe", "2026-03-30")],
     ("email_events", "2026-03-31"): [_email("e5", "N", "spam_report", "2026-03-31")],
 }
+
+
+# delivered after the full build, before the incremental run: the cancellation withdraws the
+# registration's event of Mar 10, a day before the run's first one
+LATE_FILES = {("event_registrations", "2026-03-25"): [_registration("W", cancelled="true")]}
 
 
 def _dbt(root: Path, warehouse: Path, args: list[str], env: dict | None = None):
@@ -71,9 +85,17 @@ def _scores(warehouse: Path) -> dict[tuple[str, str], tuple]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """Built in two nightly-like steps: full history to Mar 20, then Mar 21..31 incrementally."""
+    """Built in two nightly-like steps: full history to Mar 20, then, after LATE_FILES arrived,
+    Mar 21..31 incrementally."""
     root = tmp_path_factory.mktemp("engagement")
     warehouse = build_tiny_warehouse(root, FILES, date(2026, 3, 20), SELECT)
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("SELECT count(*) FROM marts.customer_engagement_daily "
+                           "WHERE customer_id = 'W' AND score_date = '2026-03-10' AND score_brand_events > 0").fetchone()[0]
+    write_landing(root / "landing", LATE_FILES)
+    with duckdb.connect(str(warehouse)) as con:
+        for source_name, day in LATE_FILES:
+            assert load_source_day(con, root / "landing", source_name, date.fromisoformat(day)).status == "loaded"
     _dbt(root, warehouse, ["run", "--select", SELECT],
          env={"CEW_RUN_START_DATE": "2026-03-21", "CEW_RUN_DATE": "2026-03-31"})
     return root, warehouse
@@ -130,6 +152,8 @@ def test_incremental_runs_equal_a_full_refresh(world):
          env={"CEW_RUN_DATE": "2026-03-31"})
     assert _scores(warehouse) == incremental
     assert len(incremental) == 3 * 31 + (14 + 31)  # L from its first event, Feb 15
+    # the cancelled registration's event (Mar 10) is in no score, also of the days before the run
+    assert [incremental[("W", f"2026-03-{d:02d}")][0] for d in range(10, 21)] == [approx(OPEN + CLICK)] * 11
 
 
 def test_week_ago_score_of_an_incremental_run_reads_the_week_before_its_window(world):

@@ -88,13 +88,18 @@
 {#- For an incremental run starting on `first_scored_day`: per customer the model (`this`)
     already holds, the first score_date the run rewrites: the run's first day, or the customer's
     earliest event that the run delivered late (a re-sent referral, a ticket version, a late
-    export), whichever is earlier. The model's rows are dense per customer up to the last run's
-    date, so its customers are those of its latest `date_column` (among the rows matching
-    `rows_filter`); a customer missing there is new to the model. -#}
+    export), whichever is earlier; null (the whole history) for a customer of an entity row the
+    run delivered (order, ticket, survey answer, referral, registration): a new version can
+    withdraw an event of any earlier day (a registration cancelled, a ticket marked spam), and
+    a withdrawn event leaves no row to date it. The model's rows are dense per customer up to
+    the last run's date, so its customers are those of its latest `date_column` (among the rows
+    matching `rows_filter`); a customer missing there is new to the model. -#}
 {% macro engagement_rescore_from(first_scored_day, date_column, rows_filter='true') -%}
     select
         scored.customer_id,
-        least({{ first_scored_day }}, coalesce(late_events.first_day, {{ first_scored_day }})) as score_from
+        case when rewritten_entities.customer_id is null then
+            least({{ first_scored_day }}, coalesce(late_events.first_day, {{ first_scored_day }}))
+        end as score_from
     from {{ this }} as scored
     left join (
         select customer_id, min(occurred_date) as first_day
@@ -104,6 +109,15 @@
         group by customer_id
     ) as late_events
         on late_events.customer_id = scored.customer_id
+    left join (
+        {%- for model, customer_column in [('stg_shop__orders', 'customer_id'), ('stg_helpdesk__tickets', 'customer_id'),
+            ('stg_surveys__responses', 'customer_id'), ('stg_referrals__referrals', 'referrer_customer_id'),
+            ('stg_events__registrations', 'customer_id')] %}
+        {{ 'union' if not loop.first }}
+        select {{ customer_column }} as customer_id from {{ ref(model) }} where _partition_date >= {{ first_scored_day }}
+        {%- endfor %}
+    ) as rewritten_entities
+        on rewritten_entities.customer_id = scored.customer_id
     where {{ rows_filter }}
         and scored.{{ date_column }} = (select max({{ date_column }}) from {{ this }} where {{ rows_filter }})
 {%- endmacro %}

@@ -1,4 +1,7 @@
 {{ config(**replace_by_key_config(['customer_id', 'score_date'])) }}
+-- the entity models engagement_rescore_from reads on incremental runs only:
+-- depends_on: {{ ref('stg_shop__orders') }}, {{ ref('stg_helpdesk__tickets') }}, {{ ref('stg_surveys__responses') }}
+-- depends_on: {{ ref('stg_referrals__referrals') }}, {{ ref('stg_events__registrations') }}
 -- One row per CRM customer and day, from the customer's signup (or first event, if earlier) to
 -- the run date: score = sum over the events of the trailing engagement_window_days (the scored
 -- day and the days before it) of the event's weight (seed engagement_event_weights), optionally
@@ -6,7 +9,9 @@
 -- source (they add up to the score). Incremental: a nightly run rebuilds only its days
 -- (run_start_date .. run_date; for a customer it delivered older events of, from the earliest
 -- of them) for the customers it already scores, and the whole history of customers new to the
--- table (late-arriving CRM rows); a full refresh rebuilds all of history and gives the same
+-- table (late-arriving CRM rows) or with an entity row the run delivered (a new version of an
+-- order, ticket, survey answer, referral or registration can withdraw an event of any earlier
+-- day: macro engagement_rescore_from); a full refresh rebuilds all of history and gives the same
 -- rows. week_ago_score (the score of 7 days earlier, null before the customer's first day)
 -- feeds the drop metrics without a self-join of this table; it is summed in the same window
 -- pass as the score (a lag() of the score would sort the 120M rows of 1M customers again).
@@ -20,8 +25,8 @@
 
 with
 {%- if first_scored_day %}
--- the customers the table scores and the day each one is rescored from; a customer not scored
--- yet gets its whole history
+-- the customers the table scores and the day each one is rescored from (null: its whole
+-- history); a customer not scored yet gets its whole history too
 scored_before as (
     {{ engagement_rescore_from(first_scored_day, 'score_date') | indent(4) }}
 ),
@@ -37,9 +42,10 @@ events as (
     where events.is_known_customer
         and events.occurred_date <= {{ as_of_date() }}
         {%- if first_scored_day %}
-        -- incremental: the window before the first rescored day, and all of a new customer's history
+        -- incremental: the window before the first rescored day, and all of the history of a new
+        -- customer or of one whose entity rows the run delivered (score_from null)
         and (
-            scored_before.customer_id is null
+            scored_before.score_from is null
             or events.occurred_date > {{ dbt.dateadd('day', -lookback, 'scored_before.score_from') }}
         )
         {%- endif %}
