@@ -357,8 +357,9 @@ def train_and_score(con, as_of: date, *, threads: int = 1, **kwargs) -> ChurnRes
     """See the module docstring. BLAS runs single-threaded, and OpenMP (HistGradientBoosting's
     trees) too below ``PARALLEL_MIN_CUSTOMERS``: on small data, on a small busy machine, the
     thread hand-off of each parallel region costs far more than it saves (70 s vs 2 s measured).
-    From there on it runs on ``threads`` (the nightly's ML runs alone; at 1M customers two threads
-    score a night 1.5x faster, benchmarks/results.md)."""
+    From there on it runs on ``threads`` (the nightly's ML runs alone; at 1M customers on two
+    threads the scoring step took 28 s instead of 41 s; the training step, with the chunked
+    predictions too, 42 s instead of 96 s: benchmarks/results.md)."""
     import sklearn.calibration  # noqa: F401  (load OpenMP before limiting it: threadpoolctl
     import sklearn.ensemble  # noqa: F401   only limits the libraries loaded at that moment)
     from threadpoolctl import threadpool_limits
