@@ -85,6 +85,22 @@ case
     {{ rows | join('\n    union all ') }}
 {%- endmacro %}
 
+{#- The CTEs that attribute rows to segments: customers (segment_customers()),
+    customer_attribute_sets and attribute_sets (customer_attribute_sets()) and plan_periods
+    (int_subscriptions__plan_periods). -#}
+{% macro segment_attribution_ctes() -%}
+customers as (
+    {{ segment_customers() | indent(4) }}
+),
+
+{{ customer_attribute_sets('customers') }},
+
+plan_periods as (
+    select customer_id, plan, from_date, to_date
+    from {{ ref('int_subscriptions__plan_periods') }}
+)
+{%- endmacro %}
+
 {#- Known customers with their fixed segments (all but plan), coalesced to 'unknown': the input
     of customer_attribute_sets. -#}
 {% macro segment_customers() -%}
@@ -134,10 +150,9 @@ attribute_sets as (
     null it replaces the customer's value (marketing spend has no customer but has a channel).
     dimensions: the metric's own dimensions the observation model fills (channel, touchpoint);
     the others are always null there, and leaving them out saves their grouping sets.
-    rolled_up: emit the parts rolled up to segment_name / segment_value (each customer segment
-    and dimension, plus 'all') instead of the combination rows: for a model read with
-    by_segment='rolled_up' (no overrides of fixed segments). -#}
-{% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint'], rolled_up=false) -%}
+    (parts_by_segment rolls additive parts up to segment_name / segment_value instead, for a
+    model read with by_segment='rolled_up'.) -#}
+{% macro observations_by_segment(observations, segment_overrides=[], dimensions=['channel', 'touchpoint']) -%}
 {%- set fixed_names = customer_segment_names() | reject('equalto', 'plan') | list -%}
 {%- set fixed_overrides = segment_overrides | select('in', fixed_names) | list -%}
 {%- set double = type_double() -%}
@@ -148,17 +163,8 @@ with observations as (
     select * from {{ observations }}
 ),
 
-customers as (
-    {{ segment_customers() | indent(4) }}
-),
-
 -- the observation rows are summed by attribute set (a number), not by six strings
-{{ customer_attribute_sets('customers') }},
-
-plan_periods as (
-    select customer_id, plan, from_date, to_date
-    from {{ ref('int_subscriptions__plan_periods') }}
-),
+{{ segment_attribution_ctes() }},
 
 {%- set plan_value = "case when observations.customer_id is not null then coalesce(plan_periods.plan, 'none') end" %}
 {%- if 'plan' in segment_overrides %}
@@ -195,17 +201,6 @@ summed as (
         {%- endfor %}
 ),
 
-{%- if rolled_up %}
-{%- if fixed_overrides %}
-    {{ exceptions.raise_compiler_error("observations_by_segment: rolled_up does not take overrides of fixed segments") }}
-{%- endif %}
--- summed per attribute set and plan, rolled up to each segment
-rolled_up as (
-    {{ segment_rollup('summed', ['metric_name', 'period_grain', 'period_start'], ['numerator', 'denominator', 'sample_size', 'sum_squares'], dimensions) | indent(4) }}
-)
-
-{{ select_rolled_up_parts('rolled_up') }}
-{%- else %}
 -- several attribute sets can read the same after an override: sum again by the strings
 attributed as (
     select
@@ -251,7 +246,6 @@ group by
     period_start{% for name in customer_segment_names() + dimensions %},
     {{ name }}
     {%- endfor %}
-{%- endif %}
 {%- endmacro %}
 
 {#- Observations -> one row per metric x grain x period x segment with summed parts.

@@ -12,66 +12,12 @@
 -- engaged with two e-mail types must count once in segment all).
 {%- set double = type_double() %}
 
-with events as (
-    select customer_id, campaign_id, email_type, event_type, occurred_date
-    from {{ ref('stg_email__events') }}
-    where customer_id is not null
-        and occurred_date <= {{ as_of_date() }}
-        and event_type in ('delivered', 'open', 'click', 'unsubscribe')
-),
-
--- one pass over the events: per pair and day
-pair_days as (
-    select
-        campaign_id,
-        customer_id,
-        occurred_date,
-        max(email_type) as email_type,
-        max(case when event_type = 'delivered' then 1 else 0 end) as delivered,
-        max(case when event_type = 'open' then 1 else 0 end) as opened,
-        max(case when event_type = 'click' then 1 else 0 end) as clicked,
-        max(case when event_type = 'unsubscribe' then 1 else 0 end) as unsubscribed
-    from events
-    group by campaign_id, customer_id, occurred_date
-),
-
-pairs as (
-    select
-        campaign_id,
-        customer_id,
-        max(email_type) as email_type,
-        min(case when delivered = 1 then occurred_date end) as delivered_date,
-        max(opened) as opened,
-        max(clicked) as clicked,
-        max(unsubscribed) as unsubscribed
-    from pair_days
-    where campaign_id is not null
-    group by campaign_id, customer_id
-),
-
-grains as (
-    {{ metric_grains() }}
-),
+with {{ email_observation_parts() }},
 
 rate_metrics as (
     select 'email_open_rate' as metric_name union all
     select 'email_click_rate' union all
     select 'email_unsubscribe_rate'
-),
-
--- pairs summed per customer, type and delivery day before the grains multiply the rows
-delivered_days as (
-    select
-        customer_id,
-        email_type,
-        delivered_date,
-        sum(opened) as opened,
-        sum(clicked) as clicked,
-        sum(unsubscribed) as unsubscribed,
-        count(*) as pairs
-    from pairs
-    where delivered_date is not null
-    group by customer_id, email_type, delivered_date
 ),
 
 delivered_periods as (
@@ -105,22 +51,6 @@ rate_observations as (
         delivered_periods.pairs as sample_size
     from delivered_periods
     cross join rate_metrics
-),
-
--- customers with an open or click per day, then per period of each grain
-engaged_days as (
-    select distinct customer_id, occurred_date
-    from pair_days
-    where opened = 1 or clicked = 1
-),
-
-engaged_customers as (
-    select distinct
-        grains.period_grain,
-        {{ period_start('grains.period_grain', 'engaged_days.occurred_date') }} as period_start,
-        engaged_days.customer_id
-    from engaged_days
-    cross join grains
 ),
 
 engaged_observations as (

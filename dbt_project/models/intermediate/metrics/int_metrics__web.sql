@@ -1,6 +1,7 @@
--- a table, not a view like the other big observation models: as a view, its own aggregation and
--- int_metrics__web_by_segment's ran in one query and out of DuckDB's 6 GiB at 1M customers
--- (110M rows here; benchmarks/results.md, 2026-12-03 13:53)
+-- a view (drill-down, and the definition tests/test_e2e.py checks int_metrics__web_by_segment
+-- against): int_metrics__web_by_segment sums the parts per segment itself before the metrics
+-- multiply the rows, so the per-customer rows (110M at 1M customers) are never written
+{{ config(materialized='view') }}
 -- Observations of the web metrics (docs/metrics-framework.md), from fct_sessions (sessions
 -- dated by their start, session_date, up to as_of_date()). customer_id = the customer seen in
 -- the session (null for anonymous sessions: segment all and 'unknown' of customer segments).
@@ -14,33 +15,7 @@
 -- customer_id seen in the visitor's sessions of the period.
 {%- set double = type_double() %}
 
-with sessions as (
-    select
-        session_id, source, anonymous_id, customer_id, session_date, duration_seconds,
-        page_views, purchases, is_bounce, traffic_source, visitor_session_number
-    from {{ ref('fct_sessions') }}
-    where session_date <= {{ as_of_date() }}
-),
-
-grains as (
-    {{ metric_grains() }}
-),
-
--- one pass over the sessions: the additive parts per day, customer and source
-session_days as (
-    select
-        session_date,
-        customer_id,
-        source,
-        count(*) as sessions,
-        sum(cast(duration_seconds as {{ double }})) as duration_sum,
-        sum(cast(duration_seconds as {{ double }}) * cast(duration_seconds as {{ double }})) as duration_squares,
-        sum(page_views) as page_views,
-        sum(case when is_bounce then 1 else 0 end) as bounces,
-        sum(case when traffic_source = 'referral' then 1 else 0 end) as referral_sessions
-    from sessions
-    group by session_date, customer_id, source
-),
+with {{ web_observation_parts() }},
 
 session_metrics as (
     select 'sessions' as metric_name union all
@@ -91,48 +66,9 @@ session_observations as (
         or session_metrics.metric_name in ('sessions', 'avg_session_seconds')
 ),
 
-web_sessions as (
-    select * from sessions where source = 'web'
-),
-
-first_sessions as (
-    select anonymous_id, session_date as first_session_date
-    from web_sessions
-    where visitor_session_number = 1
-),
-
--- one row per visitor and period, per grain (distinct counts are not additive over time)
-visitor_periods as (
-    select
-        web_sessions.anonymous_id,
-        grains.period_grain,
-        {{ period_start('grains.period_grain', 'web_sessions.session_date') }} as period_start,
-        max(web_sessions.customer_id) as customer_id,
-        max(case when web_sessions.purchases > 0 then 1 else 0 end) as converted,
-        min(first_sessions.first_session_date) as first_session_date
-    from web_sessions
-    cross join grains
-    left join first_sessions
-        on first_sessions.anonymous_id = web_sessions.anonymous_id
-    group by 1, 2, 3
-),
-
 visitor_metrics as (
     select 'conversion_rate' as metric_name union all
     select 'returning_visitor_rate'
-),
-
--- visitors counted per customer and period, then one row per metric
-visitor_customer_periods as (
-    select
-        period_grain,
-        period_start,
-        customer_id,
-        sum(converted) as converted,
-        sum(case when first_session_date < period_start then 1 else 0 end) as returning_visitors,
-        count(*) as visitors
-    from visitor_periods
-    group by period_grain, period_start, customer_id
 ),
 
 visitor_observations as (
