@@ -5,10 +5,10 @@
 
 {#- Web (int_metrics__web, int_metrics__web_by_segment): CTEs sessions (fct_sessions up to
     as_of_date()), grains, session_days (additive parts per day, customer and source),
-    web_sessions, first_sessions and visitor_customer_periods (visitors per grain, period and
-    customer: converted, returning_visitors, visitors; a visitor belongs to a period when one of
-    its web sessions started in it, to the greatest customer_id of those sessions, and returns
-    when its first session ever started before the period). -#}
+    web_sessions, first_sessions, visitor_periods and visitor_customer_periods (visitors per
+    grain, period and customer: converted, returning_visitors, visitors; a visitor belongs to a
+    period when one of its web sessions started in it, to the greatest customer_id of those
+    sessions, and returns when its first session ever started before the period). -#}
 {% macro web_observation_parts() -%}
 {%- set double = type_double() -%}
 sessions as (
