@@ -177,13 +177,7 @@ engaged_customers as (
         sum(parts.{{ measure }}) as {{ measure }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ parts }} as parts
-    left join customer_attribute_sets
-        on customer_attribute_sets.customer_id = parts.customer_id
-    -- the state in force at the start of period_start: set by the last event before that day
-    left join plan_periods
-        on plan_periods.customer_id = parts.customer_id
-        and plan_periods.from_date < parts.period_start
-        and parts.period_start <= plan_periods.to_date
+    {{ segment_attribution_joins('parts') }}
     group by
         {%- for column in key_columns + dimensions %}
         parts.{{ column }},

@@ -101,6 +101,20 @@ plan_periods as (
 )
 {%- endmacro %}
 
+{#- The joins that give each row of `rows_alias` (customer_id, period_start) its attribute set
+    (customer_attribute_sets; null without a known customer) and the plan held at the start of
+    period_start (plan_periods: set by the last event before that day; null without one). Needs
+    the CTEs of segment_attribution_ctes(). -#}
+{% macro segment_attribution_joins(rows_alias) -%}
+left join customer_attribute_sets
+        on customer_attribute_sets.customer_id = {{ rows_alias }}.customer_id
+    -- the state in force at the start of period_start: set by the last event before that day
+    left join plan_periods
+        on plan_periods.customer_id = {{ rows_alias }}.customer_id
+        and plan_periods.from_date < {{ rows_alias }}.period_start
+        and {{ rows_alias }}.period_start <= plan_periods.to_date
+{%- endmacro %}
+
 {#- Known customers with their fixed segments (all but plan), coalesced to 'unknown': the input
     of customer_attribute_sets. -#}
 {% macro segment_customers() -%}
@@ -188,13 +202,7 @@ summed as (
         sum(observations.sample_size) as sample_size,
         sum(observations.sum_squares) as sum_squares
     from observations
-    left join customer_attribute_sets
-        on customer_attribute_sets.customer_id = observations.customer_id
-    -- the state in force at the start of period_start: set by the last event before that day
-    left join plan_periods
-        on plan_periods.customer_id = observations.customer_id
-        and plan_periods.from_date < observations.period_start
-        and observations.period_start <= plan_periods.to_date
+    {{ segment_attribution_joins('observations') }}
     group by
         {%- for alias, expression in keys %}
         {{ expression }}{{ ',' if not loop.last }}
