@@ -261,6 +261,37 @@ def test_blocking_checks_decide_whether_customer_360_is_built(synthetic, tmp_pat
             assert segments == [("all", N)]
 
 
+def test_channel_features_are_the_same_by_running_totals_and_by_direct_sums(synthetic, tmp_path):
+    """Step 3a's two ways (running totals looked up on S - lag, for many snapshots; the daily
+    rows summed per snapshot, for a scoring night's one or two) give the same features: equal,
+    but for the float sums of weights (points), within rounding."""
+    from orchestration.ml.churn_features import CHANNEL_FEATURES, DIRECT_MAX_SNAPSHOTS, build_features
+
+    snaps = [START + timedelta(days=20), START + timedelta(days=95), END]
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(synthetic["path"], copy)
+    with duckdb.connect(str(copy)) as con:
+        # the fixture's events are all app events of whole weights: a third become web page views,
+        # a third e-mail deliveries and opens, with decimal weights
+        con.execute("""UPDATE marts.fct_engagement_events SET
+                           source = CASE hash(event_id) % 3 WHEN 0 THEN 'web' WHEN 1 THEN 'email' ELSE source END,
+                           event_type = CASE hash(event_id) % 3 WHEN 0 THEN 'page_view'
+                               WHEN 1 THEN CASE WHEN hash(event_id) % 2 = 0 THEN 'open' ELSE 'delivered' END
+                               ELSE event_type END,
+                           weight = CASE hash(event_id) % 3 WHEN 0 THEN 4.6 WHEN 1 THEN 1.2 ELSE weight + 0.1 END""")
+        running, _ = build_features(con, snaps, END, channel_totals="running")
+        direct, _ = build_features(con, snaps, END, channel_totals="direct")
+    assert len(running) == len(direct) > 100 and DIRECT_MAX_SNAPSHOTS < len(snaps)
+    pd.testing.assert_frame_equal(running.drop(columns=["points_30d", "points_90d"]),
+                                  direct.drop(columns=["points_30d", "points_90d"]))
+    for name in ("points_30d", "points_90d"):
+        np.testing.assert_allclose(direct[name], running[name], rtol=1e-9, atol=1e-9)
+    # the comparison is not vacuous: the windows hold events, and some customers have none in them
+    for name in ("activity_7d", "activity_90d", "days_since_web", "email_open_rate_90d", "points_30d"):
+        assert running[name].notna().any() and running[name].nunique() > 2, name
+    assert (running["activity_30d"] == 0).any() and set(CHANNEL_FEATURES) <= set(running.columns)
+
+
 def test_training_sample_takes_whole_customers_in_hash_order_up_to_the_cap(synthetic):
     """CEW_CHURN_MAX_TRAIN_ROWS: whole customers in MD5 order of their id while their labelled rows
     fit the cap; earlier labelled snapshots keep only them, the evaluation snapshot (the latest
