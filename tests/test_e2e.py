@@ -207,7 +207,8 @@ def test_full_refresh_gives_the_incremental_tables(world, tmp_path):
 # marts that read their parts rolled up by their _by_segment model (by_segment='rolled_up'); the
 # analysis (dbt_project/analyses) builds the same mart the plain way, from the per-customer rows
 ROLLED_UP_MARTS = (
-    "mart_active_users__metrics", "mart_email__metrics", "mart_engagement__metrics", "mart_retention__metrics", "mart_web__metrics",
+    "mart_active_users__metrics", "mart_email__metrics", "mart_engagement__metrics", "mart_retention__metrics",
+    "mart_revenue__metrics", "mart_web__metrics",
 )
 
 

@@ -157,6 +157,38 @@ engaged_customers as (
 )
 {%- endmacro %}
 
+{#- Revenue (int_metrics__revenue, int_metrics__revenue_by_segment): CTEs orders (completed
+    orders of fct_orders up to as_of_date()), grains and order_days (per customer, sales channel
+    and ordered_date: revenue and margin summed with their known-amount counts, orders,
+    referral orders). -#}
+{% macro revenue_observation_parts() -%}
+orders as (
+    select customer_id, channel, ordered_date, net_revenue, margin, is_referral_order
+    from {{ ref('fct_orders') }}
+    where is_completed
+        and ordered_date <= {{ as_of_date() }}
+),
+
+grains as (
+    {{ metric_grains() }}
+),
+
+order_days as (
+    select
+        customer_id,
+        channel,
+        ordered_date,
+        sum(coalesce(net_revenue, 0)) as revenue,
+        sum(case when net_revenue is not null then 1 else 0 end) as revenue_orders,
+        sum(coalesce(margin, 0)) as margin,
+        sum(case when margin is not null then 1 else 0 end) as margin_orders,
+        count(*) as orders,
+        sum(case when is_referral_order then 1 else 0 end) as referral_orders
+    from orders
+    group by customer_id, channel, ordered_date
+)
+{%- endmacro %}
+
 {#- Additive parts -> their sums per segment, as observations_by_segment and segment_rollup sum
     observation rows, but over a few wide rows of measures instead of a row per metric. Emits the
     CTEs `<name>__summed` (per attribute set and plan) and `<name>` (rolled up: key_columns,

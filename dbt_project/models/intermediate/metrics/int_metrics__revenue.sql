@@ -1,3 +1,6 @@
+-- a view (drill-down, and the definition tests/test_e2e.py checks int_metrics__revenue_by_segment
+-- against): int_metrics__revenue_by_segment sums the parts per segment itself
+{{ config(materialized='view') }}
 -- Observations of the revenue metrics (docs/metrics-framework.md): completed orders only, by
 -- ordered_date (reporting time zone), money in the reporting currency (fct_orders). One row per
 -- metric, grain, period, customer and sales channel (the `channel` segment: web, app, store,
@@ -13,12 +16,7 @@
 -- (both parts), so AOV stays the mean of the known amounts.
 {%- set double = type_double() %}
 
-with orders as (
-    select customer_id, channel, ordered_date, net_revenue, margin, is_referral_order
-    from {{ ref('fct_orders') }}
-    where is_completed
-        and ordered_date <= {{ as_of_date() }}
-),
+with {{ revenue_observation_parts() }},
 
 observations as (
     select 'revenue' as metric_name, customer_id, channel, ordered_date,
@@ -41,10 +39,6 @@ observations as (
     select 'referral_rate', customer_id, channel, ordered_date,
         case when is_referral_order then 1 else 0 end, 1, 1
     from orders
-),
-
-grains as (
-    {{ metric_grains() }}
 )
 
 select

@@ -1,1 +1,1 @@
-{{ metric_mart('revenue', ref('int_metrics__revenue'), dimensions=['channel']) }}
+{{ metric_mart('revenue', ref('int_metrics__revenue_by_segment'), dimensions=['channel'], by_segment='rolled_up') }}
