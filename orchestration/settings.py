@@ -161,9 +161,13 @@ class Settings:
     def dbt_target(self) -> str:
         return self.engine
 
-    def duckdb_config(self) -> dict[str, str | int]:
-        """DuckDB settings of every connection the pipeline opens (dbt's come from profiles.yml)."""
-        return {"threads": self.duckdb_threads, "memory_limit": self.duckdb_memory_limit}
+    def duckdb_config(self) -> dict[str, str | int | bool]:
+        """DuckDB settings of every connection the pipeline opens (dbt's come from profiles.yml).
+        The allocator's background threads return freed memory to the system: without them a
+        process keeps the peak of its earlier queries (ingestion, the churn features) resident
+        while pandas and the model need memory of their own."""
+        return {"threads": self.duckdb_threads, "memory_limit": self.duckdb_memory_limit,
+                "allocator_background_threads": True}
 
 
 def load_settings() -> Settings:
