@@ -527,6 +527,10 @@ def build_features(con, snapshots: list[date], as_of: date, *, horizon_days: int
     only the sampled customers' rows (features are not computed for the others); the latest
     labelled snapshot (the churn model's evaluation snapshot) and the unlabelled ones keep
     everyone. Without sampling every row is ``in_training_sample``."""
+    if channel_totals is None:
+        channel_totals = "direct" if len(set(snapshots)) <= DIRECT_MAX_SNAPSHOTS else "running"
+    if channel_totals not in ("running", "direct"):  # before any query runs
+        raise ValueError(f"channel_totals must be 'running' or 'direct', not {channel_totals!r}")
     frame = pd.DataFrame({"snapshot_date": pd.to_datetime(sorted(set(snapshots)))})
     con.register("_churn_snapshots", frame)
     try:
@@ -544,10 +548,6 @@ def build_features(con, snapshots: list[date], as_of: date, *, horizon_days: int
             "SELECT count(*), count(DISTINCT customer_id) FROM _churn_rows "
             "WHERE churned IS NOT NULL AND in_training_sample").fetchall()[0]
         con.execute(_daily_sql())
-        if channel_totals is None:
-            channel_totals = "direct" if len(set(snapshots)) <= DIRECT_MAX_SNAPSHOTS else "running"
-        if channel_totals not in ("running", "direct"):
-            raise ValueError(f"channel_totals must be 'running' or 'direct', not {channel_totals!r}")
         if channel_totals == "running":
             con.execute(_running_sql())
             con.execute(_channel_features_sql(_running_totals_sql()))
