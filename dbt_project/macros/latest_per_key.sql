@@ -6,7 +6,9 @@
     are tens of millions of wide rows of which almost none share a key (the loader already
     dedupes within a day). So the window ranks only the rows of keys seen more than once (and
     of null keys, which the window groups as before); the other rows pass through an anti
-    join. stg_web__events on 37.2M hits: 61 s instead of 94 s (benchmarks/results.md). -#}
+    join. stg_web__events on 37.2M hits: 61 s instead of 94 s (benchmarks/results.md).
+    The relation is read three times: a CTE that only scans a table should be marked
+    inline_cte(), or DuckDB and PostgreSQL store a copy of every row first. -#}
 {% macro latest_per_key(relation, key_columns, order_by=none) -%}
     {%- set keys = [key_columns] if key_columns is string else key_columns -%}
     {%- set order_by = order_by if order_by is not none else ['_partition_date', '_source_file', '_source_line'] -%}

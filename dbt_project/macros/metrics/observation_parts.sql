@@ -11,7 +11,8 @@
     sessions, and returns when its first session ever started before the period). -#}
 {% macro web_observation_parts() -%}
 {%- set double = type_double() -%}
-sessions as (
+-- a plain scan read by several CTEs: inlined, not stored (inline_cte)
+sessions as {{ inline_cte() }} (
     select
         session_id, source, anonymous_id, customer_id, session_date, duration_seconds,
         page_views, purchases, is_bounce, traffic_source, visitor_session_number

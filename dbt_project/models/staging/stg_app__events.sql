@@ -4,7 +4,9 @@
 -- nightly run re-reads only the rows its days delivered (macro incremental_delivered_rows).
 -- One row per app event (a later delivery wins). Events without customer_id are kept here
 -- (installs before login count for app metrics); only the engagement stream drops them.
-with source_rows as (
+-- A full build reads the raw table where latest_per_key uses it, not a stored copy of it
+-- (inline_cte); an incremental batch stores its few rows once.
+with source_rows as {{ inline_cte(incremental_run_start() is none) }} (
     {{ incremental_delivered_rows(source('app', 'app_events'), 'event_id') | indent(4) }}
 ),
 

@@ -1,5 +1,5 @@
 -- One row per subscription lifecycle event (a later delivery wins), MRR also in the reporting currency.
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('billing', 'subscription_events') }}
 ),
 

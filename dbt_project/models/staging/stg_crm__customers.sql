@@ -1,7 +1,7 @@
 -- Current version of every CRM customer, pseudonymised.
 -- Clear-text e-mail, name and phone are read here and never selected out: the output carries
 -- keyed hashes and masked forms only. Customers on the erasure list lose even those.
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('crm', 'crm_customers') }}
 ),
 

@@ -3,7 +3,9 @@
 -- them; as a view each reader would repeat the dedup window over every row. Incremental: a
 -- nightly run re-reads only the rows its days delivered (macro incremental_delivered_rows).
 -- One row per e-mail event (a later delivery wins).
-with source_rows as (
+-- A full build reads the raw table where latest_per_key uses it, not a stored copy of it
+-- (inline_cte); an incremental batch stores its few rows once.
+with source_rows as {{ inline_cte(incremental_run_start() is none) }} (
     {{ incremental_delivered_rows(source('email', 'email_events'), 'event_id') | indent(4) }}
 ),
 

@@ -1,6 +1,6 @@
 -- One row per registration to a brand event, as it stands in the latest delivery (a
 -- registration re-sent once attendance is known replaces the earlier row).
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('events', 'event_registrations') }}
 ),
 

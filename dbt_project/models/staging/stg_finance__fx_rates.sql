@@ -1,6 +1,6 @@
 -- One rate per currency and day (a later delivery of the same day wins).
 -- Rates of 0 or below are unusable and dropped here, so the previous rate keeps applying.
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('finance', 'fx_rates') }}
 ),
 

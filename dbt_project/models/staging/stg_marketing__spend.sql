@@ -1,5 +1,5 @@
 -- One row per day, channel and campaign (a later delivery wins), spend also in the reporting currency.
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('marketing', 'marketing_spend') }}
 ),
 

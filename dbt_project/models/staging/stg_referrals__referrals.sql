@@ -1,6 +1,6 @@
 -- One row per referral, as it stands in the latest delivery (a referral re-sent once the friend
 -- signed up replaces the earlier row).
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('referrals', 'referrals') }}
 ),
 

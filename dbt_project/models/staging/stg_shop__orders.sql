@@ -1,5 +1,5 @@
 -- One row per order (a later delivery wins), with net amount and reporting-currency amounts.
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('shop', 'orders') }}
 ),
 

@@ -1,5 +1,5 @@
 -- Followers and posts per platform and day (a later delivery of the same day wins).
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('social', 'social_account_daily') }}
 ),
 

@@ -1,6 +1,6 @@
 -- One row per survey invitation, as it stands in the latest delivery (an invitation re-sent once
 -- answered replaces the unanswered row). Comments of customers on the erasure list are removed.
-with source_rows as (
+with source_rows as {{ inline_cte() }} (
     select * from {{ source('surveys', 'survey_responses') }}
 ),
 

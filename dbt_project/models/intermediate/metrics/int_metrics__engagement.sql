@@ -7,7 +7,8 @@
 -- grain is emitted from its own end date, never summed over days.
 {%- set double = type_double() %}
 
-with daily as (
+-- a plain scan read by several CTEs: inlined, not stored (inline_cte)
+with daily as {{ inline_cte() }} (
     select customer_id, score_date, score, band, week_ago_score
     from {{ ref('customer_engagement_daily') }}
     where score_date <= {{ as_of_date() }}

@@ -10,7 +10,8 @@
 {%- set double = type_double() %}
 {%- set as_of = as_of_date() %}
 
-with daily as (
+-- a plain scan read by several CTEs: inlined, not stored (inline_cte)
+with daily as {{ inline_cte() }} (
     select customer_id, score_date, score, band, week_ago_score
     from {{ ref('customer_engagement_daily') }}
     where score_date <= {{ as_of }}
