@@ -184,6 +184,25 @@ def test_decay_halves_a_weight_per_half_life(world, tmp_path):
     assert scores[("Z", "2026-03-31")][0] == 0.0
 
 
+def test_decayed_incremental_runs_equal_a_full_refresh(world, tmp_path):
+    """With a half-life, the days an incremental run scores from the events (the customers it
+    rescores from its first day: L, N, Z) and by the window (W, whose registration was
+    withdrawn) equal a full refresh."""
+    root, warehouse = world
+    copy = Path(shutil.copy(warehouse, tmp_path / "decay_incremental.duckdb"))
+    decay = {"CEW_ENGAGEMENT_DECAY_HALF_LIFE_DAYS": "2"}
+    _dbt(root, copy, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
+         env={"CEW_RUN_DATE": "2026-03-20", **decay})
+    _dbt(root, copy, ["run", "--select", "customer_engagement_daily"],
+         env={"CEW_RUN_START_DATE": "2026-03-21", "CEW_RUN_DATE": "2026-03-31", **decay})
+    incremental = _scores(copy)
+    _dbt(root, copy, ["run", "--select", "customer_engagement_daily", "--full-refresh"],
+         env={"CEW_RUN_DATE": "2026-03-31", **decay})
+    assert _scores(copy) == incremental
+    # decayed, not the plain sum: N on Mar 31 as in test_decay_halves_a_weight_per_half_life
+    assert incremental[("N", "2026-03-31")][0] == pytest.approx(SPAM + UNSUBSCRIBE * 0.5 ** 0.5, abs=5e-7)
+
+
 def test_a_weight_for_an_unknown_event_type_fails_the_build(tmp_path, dbt_manifest):
     # a copy of the project whose weights seed has a typo: page_veiw
     project = tmp_path / "project"

@@ -85,6 +85,26 @@
         or ({{ bands }}.upper_inclusive and {{ score }} = {{ bands }}.upper_bound))
 {%- endmacro %}
 
+{#- What an event of weight `weight` adds to the score of a day `age` days after the event
+    (an expression: age 0 = the event's own day): its weight inside the trailing window
+    (0 <= age < engagement_window_days), multiplied by 0.5 ^ (age / half-life) with a half-life
+    (the same coefficients as engagement_window_sum), else 0. The per-event form of
+    engagement_window_sum, for scoring a few days without a window pass. -#}
+{% macro engagement_decayed_weight(weight, age) -%}
+    {%- set window = engagement_window_days() -%}
+    {%- set half_life = engagement_half_life() -%}
+    {%- if half_life is none -%}
+    case when {{ age }} >= 0 and {{ age }} < {{ window }} then {{ weight }} else 0 end
+    {%- else -%}
+    case {{ age }}
+        {%- for age_days in range(window) %}
+        when {{ age_days }} then {{ '%.12f' % (0.5 ** (age_days / half_life)) }} * {{ weight }}
+        {%- endfor %}
+        else 0
+    end
+    {%- endif -%}
+{%- endmacro %}
+
 {#- For an incremental run starting on `first_scored_day`: per customer the model (`this`)
     already holds, the first score_date the run rewrites: the run's first day, or the customer's
     earliest event that the run delivered late (a re-sent referral, a ticket version, a late

@@ -15,6 +15,10 @@
 -- rows. week_ago_score (the score of 7 days earlier, null before the customer's first day)
 -- feeds the drop metrics without a self-join of this table; it is summed in the same window
 -- pass as the score (a lag() of the score would sort the 120M rows of 1M customers again).
+-- An incremental run scores the customers it rescores from its first day only (nearly all of
+-- them) without the window: their few days' sums come straight from the events of the window
+-- before each day (recent_*); the dense window pass is left to the customers rescored from an
+-- earlier day or over their whole history.
 {%- set window = engagement_window_days() %}
 {#- days read before the first rescored day: its week_ago_score sums the window that ends 7 days
     before it, back to window + 6 days before it #}
@@ -42,11 +46,16 @@ events as (
     where events.is_known_customer
         and events.occurred_date <= {{ as_of_date() }}
         {%- if first_scored_day %}
-        -- incremental: the window before the first rescored day, and all of the history of a new
-        -- customer or of one whose entity rows the run delivered (score_from null)
+        -- incremental, the window pass's customers only: all of the history of a new customer or
+        -- of one whose entity rows the run delivered (score_from null), and from the window before
+        -- the first rescored day of one rescored from before the run (late events); those
+        -- rescored from the run's first day are scored from the events (recent_*)
         and (
             scored_before.score_from is null
-            or events.occurred_date > {{ dbt.dateadd('day', -lookback, 'scored_before.score_from') }}
+            or (
+                scored_before.score_from < {{ first_scored_day }}
+                and events.occurred_date > {{ dbt.dateadd('day', -lookback, 'scored_before.score_from') }}
+            )
         )
         {%- endif %}
 ),
@@ -104,6 +113,9 @@ spine as (
     inner join days
         on days.score_date >= customers.first_day
         and (customers.score_from is null or days.score_date > {{ dbt.dateadd('day', -lookback, 'customers.score_from') }})
+    {%- if first_scored_day %}
+    where customers.score_from is null or customers.score_from < {{ first_scored_day }}
+    {%- endif %}
 ),
 
 dense as (
@@ -138,6 +150,83 @@ scored as (
     from dense
 ),
 
+{%- if first_scored_day %}
+
+-- the customers rescored from the run's first day: each of the run's days (usually one) is the
+-- sum of the weights of the events in the window before it, with no dense rows and no window
+run_days as (
+    select score_date from days where score_date >= {{ first_scored_day }}
+),
+
+recent_contributions as (
+    select
+        customer_id,
+        score_date,
+        source,
+        {{ engagement_decayed_weight('weight', 'age') }} as weight_now,
+        {{ engagement_decayed_weight('weight', 'age - 7') }} as weight_week_ago
+    from (
+        select
+            events.customer_id,
+            events.source,
+            events.weight,
+            run_days.score_date,
+            {{ dbt.datediff('events.occurred_date', 'run_days.score_date', 'day') }} as age
+        from {{ ref('fct_engagement_events') }} as events
+        inner join scored_before
+            on scored_before.customer_id = events.customer_id
+            and scored_before.score_from = {{ first_scored_day }}
+        inner join run_days
+            on events.occurred_date <= run_days.score_date
+            and events.occurred_date > {{ dbt.dateadd('day', -lookback, 'run_days.score_date') }}
+        where events.is_known_customer
+            and events.occurred_date > {{ dbt.dateadd('day', -lookback, first_scored_day) }}
+    ) as event_ages
+),
+
+recent_sums as (
+    select
+        customer_id,
+        score_date,
+        {%- for source in sources %}
+        sum(case when source = '{{ source }}' then weight_now else 0 end) as s_{{ source }},
+        {%- endfor %}
+        sum(weight_now) as s_total,
+        sum(weight_week_ago) as s_week_ago
+    from recent_contributions
+    group by customer_id, score_date
+),
+
+recent_scored as (
+    select
+        customers.customer_id,
+        customers.score_from,
+        run_days.score_date,
+        {%- for source in sources %}
+        {{ round_score('coalesce(recent_sums.s_' ~ source ~ ', 0)') }} as score_{{ source }},
+        {%- endfor %}
+        {{ round_score('coalesce(recent_sums.s_total, 0)') }} as score,
+        -- as the window's lag(): null while the day a week earlier is before the first day
+        case
+            when {{ dbt.dateadd('day', -7, 'run_days.score_date') }} >= customers.first_day
+                then {{ round_score('coalesce(recent_sums.s_week_ago, 0)') }}
+        end as week_ago_score
+    from customers
+    inner join run_days
+        on run_days.score_date >= customers.first_day
+    left join recent_sums
+        on recent_sums.customer_id = customers.customer_id
+        and recent_sums.score_date = run_days.score_date
+    where customers.score_from = {{ first_scored_day }}
+),
+
+all_scored as (
+    select * from scored
+    union all
+    select * from recent_scored
+),
+{%- endif %}
+
 bands as (
     select * from {{ ref('engagement_score_bands') }}
 )
@@ -152,7 +241,7 @@ select
     cast(scored.score_{{ source }} as {{ double }}) as score_{{ source }},
     {%- endfor %}
     cast(scored.week_ago_score as {{ double }}) as week_ago_score
-from scored
+from {{ 'all_scored' if first_scored_day else 'scored' }} as scored
 left join bands
     on {{ in_engagement_band('scored.score') }}
 where scored.score_from is null or scored.score_date >= scored.score_from
