@@ -85,6 +85,15 @@
         or ({{ bands }}.upper_inclusive and {{ score }} = {{ bands }}.upper_bound))
 {%- endmacro %}
 
+{#- One sum of `weight` per engagement source (`<prefix><source>`, rows of other sources count 0)
+    and their total (`<prefix>total`), over rows with a `source` column: the sub-scores' parts. -#}
+{% macro engagement_source_sums(weight, prefix) -%}
+    {%- for source in engagement_sources() -%}
+sum(case when source = '{{ source }}' then {{ weight }} else 0 end) as {{ prefix }}{{ source }},
+{% endfor -%}
+sum({{ weight }}) as {{ prefix }}total
+{%- endmacro %}
+
 {#- What an event of weight `weight` adds to the score of a day `age` days after the event
     (an expression: age 0 = the event's own day): its weight inside the trailing window
     (0 <= age < engagement_window_days), multiplied by 0.5 ^ (age / half-life) with a half-life

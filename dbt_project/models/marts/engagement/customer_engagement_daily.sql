@@ -64,10 +64,7 @@ daily_weights as (
     select
         customer_id,
         occurred_date,
-        {%- for source in sources %}
-        sum(case when source = '{{ source }}' then weight else 0 end) as w_{{ source }},
-        {%- endfor %}
-        sum(weight) as w_total
+        {{ engagement_source_sums('weight', 'w_') | indent(8) }}
     from events
     group by customer_id, occurred_date
 ),
@@ -188,10 +185,7 @@ recent_sums as (
     select
         customer_id,
         score_date,
-        {%- for source in sources %}
-        sum(case when source = '{{ source }}' then weight_now else 0 end) as s_{{ source }},
-        {%- endfor %}
-        sum(weight_now) as s_total,
+        {{ engagement_source_sums('weight_now', 's_') | indent(8) }},
         sum(weight_week_ago) as s_week_ago
     from recent_contributions
     group by customer_id, score_date
