@@ -100,6 +100,30 @@ def test_chunks_give_the_same_probabilities_and_contributions(monkeypatch):
     assert churn.churn_probability(model, rows[:0]).shape == (0,)
 
 
+@pytest.mark.parametrize("calibration", ["isotonic", "sigmoid", None])
+def test_drivers_probability_is_predict_proba_bit_for_bit(calibration, monkeypatch):
+    """drivers() takes the probability from the raw scores of the leaves the contributions
+    reached (one pass over the trees): it must be exactly what predict_proba gives, for both
+    calibrators and a bare HGB, chunk by chunk too."""
+    from sklearn.calibration import CalibratedClassifierCV
+
+    X, y = _data()
+    if calibration is None:
+        model = _hgb(X, y)
+    else:
+        model = CalibratedClassifierCV(_hgb(X, y).set_params(random_state=1), method=calibration, cv=3).fit(X, y)
+    rows = _scored_rows(X)
+    expected = model.predict_proba(rows)[:, 1]
+    _, _, raw = tree_paths.contributions_and_raw(model, rows)
+    assert np.array_equal(tree_paths.probability(model, raw), expected)
+    monkeypatch.setattr(tree_paths, "_CELLS_PER_CHUNK", 97 * 60)
+    p, _, _ = drivers(model, rows, [f"x{j}" for j in range(5)])
+    assert np.array_equal(p, expected)
+    if calibration is not None:  # a model it cannot read (another calibrator) falls back to predict_proba
+        monkeypatch.setattr(model.calibrated_classifiers_[0], "method", "temperature")
+        assert tree_paths.probability(model, raw) is None
+
+
 @pytest.mark.parametrize("decisive", [0, 1, CAT])
 def test_the_one_feature_that_matters_is_driver_1_of_risky_rows(decisive):
     """x0 > 0.5, a missing x1, or category 1/3 makes churn likely; everything else is noise."""

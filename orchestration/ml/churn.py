@@ -330,8 +330,12 @@ def churn_probability(model, X: np.ndarray) -> np.ndarray:
 def drivers(model, X: np.ndarray, names: list[str], top: int = 3):
     """Per row: the probability, and the ``top`` features raising the log-odds of churn most
     (names, and their contributions; None/NaN where fewer than ``top`` raise it)."""
-    p = churn_probability(model, X)
-    _, effects = tree_paths.contributions(model, X)
+    _, effects, raw = tree_paths.contributions_and_raw(model, X)
+    # the probability from the raw scores the contributions' leaves give (predict_proba's
+    # numbers, without its second pass over the trees: 6.9 of 24.5 s at 478k rows)
+    p = tree_paths.probability(model, raw) if len(X) else None
+    if p is None:
+        p = churn_probability(model, X)
     order = np.argsort(-effects, axis=1, kind="stable")[:, :top]
     names_arr = np.asarray(names, dtype=object)
     top_names = names_arr[order]

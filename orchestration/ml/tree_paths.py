@@ -19,10 +19,12 @@ numpy). The trees see X as HGB's own preprocessing leaves it (with categorical f
 ordinal-encoded and moved to the front); the contributions are returned in the columns of the
 caller's X.
 
-The contributions are the product of a sparse row x leaf indicator with the table of each
-leaf's path contributions. Private sklearn parts used: ``TreePredictor``, ``_predictors``,
-``_baseline_prediction``, ``_bin_mapper``, ``_preprocessor``, ``_preprocess_X`` (checked against
-sklearn 1.9).
+The contributions are the product of a sparse row x leaf indicator with the (sparse) table of
+each leaf's path contributions. The same leaves give the raw scores, and from them the
+calibrated probability (``probability``), so scoring walks the trees once. Private sklearn parts
+used: ``TreePredictor``, ``_predictors``, ``_baseline_prediction``, ``_bin_mapper``,
+``_preprocessor``, ``_preprocess_X``, a calibrated fold's ``method`` and ``calibrators``
+(checked against sklearn 1.9).
 """
 
 from __future__ import annotations
@@ -47,13 +49,48 @@ def contributions(model, X) -> tuple[float, np.ndarray]:
     trees and calibrator; the mean raw score is what the contributions add up to, and calibration,
     being monotone, keeps the direction: a positive contribution raises the churn probability).
     """
+    base, phi, _ = contributions_and_raw(model, X)
+    return base, phi
+
+
+def contributions_and_raw(model, X) -> tuple[float, np.ndarray, np.ndarray]:
+    """``contributions`` and, from the same leaves, each fold model's raw score (rows x folds):
+    its baseline plus its trees' leaf values added in HGB's order, so bit for bit HGB's
+    ``decision_function`` (``probability`` turns them into ``predict_proba``'s numbers without a
+    second pass over the trees)."""
     ests = hgb_estimators(model)
     X = np.asarray(X)
     phi = np.zeros(X.shape)
+    raw = np.empty((X.shape[0], len(ests)))
     base = 0.0
-    for est in ests:
-        base += _add_contributions(est, X, phi, len(ests))
-    return base, phi
+    for k, est in enumerate(ests):
+        base += _add_contributions(est, X, phi, len(ests), raw[:, k])
+    return base, phi, raw
+
+
+def probability(model, raw: np.ndarray) -> np.ndarray | None:
+    """P(class 1) from the fold models' raw scores (``contributions_and_raw``), as
+    ``model.predict_proba(X)[:, 1]`` computes it: a bare binary HGB's logistic link; a
+    ``CalibratedClassifierCV``'s per-fold sigmoid or isotonic calibrator, clipped at 1 as sklearn
+    clips, averaged over the folds in their order. None for any other model (the caller then
+    asks ``predict_proba``). Checked bit for bit against sklearn 1.9 by tests/test_churn_drivers.py."""
+    from scipy.special import expit
+
+    if not hasattr(model, "calibrated_classifiers_"):
+        if len(getattr(model, "classes_", ())) != 2 or raw.shape[1] != 1:
+            return None
+        return expit(raw[:, 0])
+    folds = model.calibrated_classifiers_
+    if len(model.classes_) != 2 or raw.shape[1] != len(folds):
+        return None
+    if any(c.method not in ("sigmoid", "isotonic") or len(c.calibrators) != 1 for c in folds):
+        return None
+    mean = np.zeros(raw.shape[0])
+    for k, fold in enumerate(folds):
+        p = fold.calibrators[0].predict(raw[:, k])
+        p[(1.0 < p) & (p <= 1.0 + 1e-5)] = 1.0
+        mean += p
+    return mean / len(folds)
 
 
 class _Trees:
@@ -81,8 +118,10 @@ class _Trees:
             indexed["value"] = root + np.arange(len(indexed))
             self.leaf_predictors.append(TreePredictor(indexed, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets))
         self.known_categories = est._bin_mapper.make_known_categories_bitsets()
+        self.value = nodes["value"].astype(np.float64)  # a leaf's value: what it adds to the raw score
+        self.baseline = float(np.ravel(est._baseline_prediction)[0])
         self.expected = self._expected(nodes)
-        self.base = float(np.ravel(est._baseline_prediction)[0] + self.expected[self.roots].sum())
+        self.base = self.baseline + float(self.expected[self.roots].sum())
         self.path = self._path_contributions(nodes, est.n_features_in_)
 
     def _expected(self, nodes) -> np.ndarray:
@@ -119,19 +158,22 @@ class _Trees:
         return out
 
 
-def _add_contributions(est, X, out: np.ndarray, folds: int) -> float:
-    """Adds the contributions of ``est`` divided by ``folds`` to ``out`` (rows x X's columns);
-    returns its base divided by ``folds``. Chunk by chunk from HGB's preprocessing on: a chunk
-    of rows stays in the CPU cache through the preprocessing and all trees (one step over all
-    rows at a time was 1.5x slower at 478k rows, benchmarks/results.md)."""
+def _add_contributions(est, X, out: np.ndarray, folds: int, raw: np.ndarray) -> float:
+    """Adds the contributions of ``est`` divided by ``folds`` to ``out`` (rows x X's columns) and
+    writes its raw scores to ``raw`` (one per row); returns its base divided by ``folds``. Chunk
+    by chunk from HGB's preprocessing on: a chunk of rows stays in the CPU cache through the
+    preprocessing and all trees (one step over all rows at a time was 1.5x slower at 478k rows,
+    benchmarks/results.md)."""
     from scipy import sparse
 
     trees = _Trees(est)
     n_trees, n_nodes = len(trees.roots), len(trees.is_leaf)
     # with categorical features HGB reorders the columns (categorical ones first): the path
-    # table's columns put back in X's order once, so the products land in X's columns
-    path = np.empty_like(trees.path)
+    # table's columns put back in X's order once, so the products land in X's columns. Sparse:
+    # a leaf's path splits on a few features (2.5% of the entries at 1M customers)
+    path = np.zeros_like(trees.path)
     path[:, _source_columns(est, path.shape[1])] = trees.path
+    path = sparse.csr_matrix(path)
     step = max(1, _CELLS_PER_CHUNK // n_trees)
     for start in range(0, X.shape[0], step):
         chunk = np.ascontiguousarray(est._preprocess_X(X[start:start + step], reset=False), dtype=np.float64)
@@ -140,7 +182,12 @@ def _add_contributions(est, X, out: np.ndarray, folds: int) -> float:
         # one 1 per (row, tree) at the reached leaf: summing the leaves' path tables over trees
         hits = sparse.csr_matrix((np.ones(leaves.size), leaves.ravel(), np.arange(0, leaves.size + 1, n_trees)),
                                  shape=(m, n_nodes))
-        out[start:start + m] += (hits @ path) / folds
+        out[start:start + m] += (hits @ path).toarray() / folds
+        # HGB's raw score: the baseline, then each tree's leaf value in tree order
+        scores = np.full(m, trees.baseline)
+        for t in range(n_trees):
+            scores += trees.value[leaves[:, t]]
+        raw[start:start + m] = scores
     return trees.base / folds
 
 
