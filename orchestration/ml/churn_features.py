@@ -267,9 +267,12 @@ def _direct_totals_sql() -> str:
     """The totals summed straight from the daily rows up to each snapshot."""
     value = {name: f"d.{name}" for name in (*CHANNELS, *COUNTED, "points")}
     value["active_days"] = "CASE WHEN d.activity > 0 THEN 1 ELSE 0 END"
-    cols = [f"max(d.day) FILTER (WHERE d.{name} > 0) AS last_{name}" for name in CHANNELS]
+    # CASE inside the aggregates, not FILTER clauses: the 52 filtered aggregates of 19.4M joined
+    # rows took 13.5 s at 1M customers, the same sums as CASE 9.0 s (a window's rows outside it
+    # add 0; points may differ in the last bits, as between any two runs of a parallel sum)
+    cols = [f"max(CASE WHEN d.{name} > 0 THEN d.day END) AS last_{name}" for name in CHANNELS]
     cols += [f"CAST(coalesce(sum({value[name]}), 0) AS DOUBLE) AS {name}_all" for name in _TOTALLED]
-    cols += [f"CAST(coalesce(sum({value[name]}) FILTER (WHERE d.day > p.snapshot_date - {w}), 0) AS DOUBLE) "
+    cols += [f"CAST(coalesce(sum(CASE WHEN d.day > p.snapshot_date - {w} THEN {value[name]} ELSE 0 END), 0) AS DOUBLE) "
              f"AS {name}_{w}d" for name in _TOTALLED for w in WINDOWS]
     return f"""
 SELECT p.customer_id, p.snapshot_date,
