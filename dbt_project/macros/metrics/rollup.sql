@@ -704,8 +704,9 @@ activity_islands as (
         metric_name,
         customer_id,
         activity_date as first_day,
+        -- (never null: Spark's dateadd asserts its date is not null, a start's end bound follows it)
         least(
-            cast({{ dbt.dateadd('day', 'window_days - 1', 'case when ends_island then activity_date else next_bound_date end') }} as date),
+            cast({{ dbt.dateadd('day', 'window_days - 1', 'case when ends_island or next_bound_date is null then activity_date else next_bound_date end') }} as date),
             {{ as_of_date() }}
         ) as last_day
     from (
