@@ -12,7 +12,7 @@
 --   per attribute set and plan, rolled up to the segments (segment_rollup), and the running
 --   sum per segment is the count of each day (running_day_counts). Stickiness of a day = dau
 --   over mau of the same segment.
---   Week and month grains: the ranges that hold the period's (capped) last day, per customer
+--   Week and month grains: the islands that hold the period's (capped) last day, per customer
 --   (a few rows per customer), and the active days per period for stickiness, summed per
 --   attribute set and plan, then rolled up.
 {{ config(materialized='table') }}
@@ -30,14 +30,9 @@ plan_intervals as (
     {{ plan_at_day_start_intervals() | indent(4) }}
 ),
 
+-- a customer's covered days per metric as islands (first_day .. last_day): the same days as
+-- activity_ranges in a third of the rows, so a third of the deltas and range joins below
 {{ active_user_islands() }},
-
--- a customer's covered days per metric as islands: the same days as activity_ranges in a
--- third of the rows, so a third of the deltas and range joins below
-ranges as (
-    select metric_name, customer_id, first_day, last_day
-    from activity_islands
-),
 
 days as (
     select period_start as period_day
@@ -46,7 +41,7 @@ days as (
 ),
 
 -- day grain: +1/-1 per range, cut where the plan changes, per attribute set and plan
-{{ customer_range_deltas('day_deltas', 'ranges', ['metric_name']) }},
+{{ customer_range_deltas('day_deltas', 'activity_islands', ['metric_name']) }},
 
 segment_day_deltas as (
     {{ segment_rollup('day_deltas', ['metric_name', 'change_date'], ['delta']) | indent(4) }}
@@ -93,14 +88,14 @@ period_last_days as (
 -- customers counted at a period's last day: their range holding that day
 period_counts as (
     select
-        ranges.metric_name,
+        activity_islands.metric_name,
         period_last_days.period_grain,
         period_last_days.period_start,
-        ranges.customer_id
-    from ranges
+        activity_islands.customer_id
+    from activity_islands
     inner join period_last_days
-        on period_last_days.last_day >= ranges.first_day
-        and period_last_days.last_day <= ranges.last_day
+        on period_last_days.last_day >= activity_islands.first_day
+        and period_last_days.last_day <= activity_islands.last_day
 ),
 
 -- stickiness parts: active days in the period and MAU membership at its end
